@@ -1,0 +1,234 @@
+"""Grade a class: plan jobs in the database, dispatch them, record every attempt and grade.
+
+The coordinator (this module) is the only writer. A submission whose latest
+graded job has the same content is not graded again, so a run that was killed
+resumes where it stopped; `force` regrades.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+import nbformat
+from nbgrader.utils import parse_utc
+from sqlalchemy import select, update
+
+from graders import grading
+from graders.course import Course, CourseError
+from graders.dispatch import AttemptResult, Dispatcher
+from graders.generate import load_keys
+from graders.keys import NotebookKey
+from graders.prepare import BadSubmission, prepare, read_submission
+from graders.source import instructor_notebook, notebook_language
+from graders.store import Store
+from graders.store.gradebook import record_grades
+from graders.store.models import Attempt, GradingRun, Job, utcnow
+from graders.verdict import CellVerdict
+
+LOG_TAIL_CHARS = 4000
+
+
+@dataclass
+class Outcome:
+    """The result of one student's notebook in a run."""
+
+    student: str
+    notebook: str
+    state: str  # done | failed | skipped
+    score: float | None = None
+    max_score: float | None = None
+    reason: str | None = None
+
+
+@dataclass
+class _Planned:
+    job_id: int
+    student: str
+    notebook: str
+    prepared: object
+    timestamp: datetime | None
+
+
+def autograde(course: Course, hw: str, *, students: list[str] | None = None, workers: int | None = None,
+              scheduler: str | None = None, sandbox: str = "bubblewrap", force: bool = False,
+              on_outcome: Callable[[Outcome], None] | None = None,
+              on_planned: Callable[[int], None] | None = None) -> list[Outcome]:
+    """Autograde homework `hw` for `students` (default: everyone who submitted)."""
+    course.check_assignment(hw)
+    homework = course.homework(hw)
+    keys = load_keys(course, hw)
+    students = _check_students(course, hw, students)
+    store = Store(course.db_url, course.course_id)
+    outcomes: list[Outcome] = []
+    report = on_outcome or (lambda outcome: None)
+    try:
+        with store.session() as session:
+            _interrupt_stale_runs(session, hw)
+            run = GradingRun(assignment=hw, sandbox=sandbox, workers=workers or 0, scheduler=scheduler or "local")
+            session.add(run)
+            session.flush()
+            run_id = run.id
+        planned, jobs = [], []
+        for student in students:
+            for notebook in course.notebooks(hw):
+                result = _plan_one(course, store, run_id, hw, student, notebook, keys, homework, sandbox, force)
+                if isinstance(result, Outcome):
+                    outcomes.append(result)
+                    report(result)
+                else:
+                    planned.append(result[0])
+                    jobs.append(result[1])
+        if on_planned:
+            on_planned(len(jobs))
+        by_key = {job.key: p for p, job in zip(planned, jobs)}
+        if jobs:
+            with Dispatcher(workers, scheduler) as dispatcher:
+                for attempt in dispatcher.run(jobs):
+                    outcome = _record_attempt(course, store, hw, keys, by_key[attempt.job.key], attempt)
+                    if outcome is not None:
+                        outcomes.append(outcome)
+                        report(outcome)
+        with store.session() as session:
+            session.execute(update(GradingRun).where(GradingRun.id == run_id)
+                            .values(state="done", finished_at=utcnow()))
+    finally:
+        store.close()
+    return outcomes
+
+
+def _check_students(course: Course, hw: str, students: list[str] | None) -> list[str]:
+    if not students:
+        found = course.students_with_submissions(hw)
+        if not found:
+            raise CourseError(f"no submissions for {hw} in {course.path('submitted')}")
+        return found
+    for student in students:
+        if not course.submission_dir(student, hw).is_dir():
+            raise CourseError(f"no submission folder {course.submission_dir(student, hw)}")
+    return students
+
+
+def _interrupt_stale_runs(session, hw: str) -> None:  # noqa: ANN001 - a Session
+    """Runs left 'running' by a coordinator that died: their unfinished jobs will be graded anew."""
+    stale = select(GradingRun.id).where(GradingRun.assignment == hw, GradingRun.state == "running")
+    session.execute(update(Job).where(Job.run_id.in_(stale), Job.state.in_(("queued", "running")))
+                    .values(state="interrupted", finished_at=utcnow()))
+    session.execute(update(GradingRun).where(GradingRun.id.in_(stale)).values(state="interrupted"))
+
+
+def _plan_one(course: Course, store: Store, run_id: int, hw: str, student: str, notebook: str,
+              keys: dict, homework, sandbox: str, force: bool):  # noqa: ANN001, ANN202
+    folder = course.submission_dir(student, hw)
+    path = folder / f"{notebook}.ipynb"
+    data = path.read_bytes() if path.is_file() else b""
+    sha = hashlib.sha256(data).hexdigest()
+    if not force and _already_graded(store, hw, student, notebook, sha):
+        return Outcome(student, notebook, "skipped", reason="already graded (unchanged)")
+    with store.session() as session:
+        job = Job(run_id=run_id, assignment=hw, student=student, notebook=notebook, submission_sha256=sha)
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    timestamp = _timestamp(folder)
+    try:
+        if not path.is_file():
+            raise BadSubmission(f"{notebook}.ipynb missing from the submission")
+        submitted, notes = read_submission(data)
+        lang = notebook_language(submitted, course.default_lang)
+        prepared = prepare(instructor_notebook(course, hw, notebook, lang), submitted)
+        prepared.notes[:0] = notes
+    except BadSubmission as exc:
+        return _fail_unrunnable(course, store, hw, keys[notebook], job_id, student, notebook, timestamp, str(exc))
+    files = grading.extra_files(folder)
+    job = grading.make_job(f"{student}/{notebook}", prepared, homework, sandbox, files)
+    with store.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(state="running"))
+    return _Planned(job_id, student, notebook, prepared, timestamp), job
+
+
+def _already_graded(store: Store, hw: str, student: str, notebook: str, sha: str) -> bool:
+    with store.session() as session:
+        latest = session.scalars(
+            select(Job).where(Job.assignment == hw, Job.student == student, Job.notebook == notebook,
+                              Job.state.in_(("done", "failed"))).order_by(Job.id.desc()).limit(1)).first()
+    return latest is not None and latest.submission_sha256 == sha
+
+
+def _timestamp(folder) -> datetime | None:  # noqa: ANN001 - a Path
+    stamp = folder / "timestamp.txt"
+    if stamp.is_file():
+        try:
+            return parse_utc(stamp.read_text().strip())
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _fail_unrunnable(course: Course, store: Store, hw: str, key: NotebookKey, job_id: int, student: str,
+                     notebook: str, timestamp: datetime | None, reason: str) -> Outcome:
+    """A submission that cannot even be read: zero auto score, recorded as failed with its reason."""
+    instructor = instructor_notebook(course, hw, notebook)
+    verdicts = grading.judge(instructor, key, grading.Execution(cells={
+        i: grading.CellRun(status="not run") for i, c in enumerate(instructor.cells) if c.cell_type == "code"}))
+    max_score = _max(verdicts)
+    with store.gradebook() as gradebook:
+        record_grades(gradebook, hw, student, notebook, verdicts, timestamp)
+    with store.session() as session:
+        session.add(Attempt(job_id=job_id, number=1, state="failed", reason=reason, finished_at=utcnow()))
+        session.execute(update(Job).where(Job.id == job_id).values(
+            state="failed", score=0.0, max_score=max_score, reason=reason, finished_at=utcnow()))
+    return Outcome(student, notebook, "failed", 0.0, max_score, reason)
+
+
+def _record_attempt(course: Course, store: Store, hw: str, keys: dict, planned: _Planned,
+                    attempt: AttemptResult) -> Outcome | None:
+    execution = attempt.execution
+    with store.session() as session:
+        if execution is None:
+            session.add(Attempt(job_id=planned.job_id, number=attempt.number, state="lost",
+                                runner=attempt.runner, reason=attempt.error, finished_at=utcnow()))
+            if not attempt.final:
+                return None
+            session.execute(update(Job).where(Job.id == planned.job_id).values(
+                state="failed", reason=f"no attempt completed: {attempt.error}", finished_at=utcnow()))
+            return Outcome(planned.student, planned.notebook, "failed", reason=attempt.error)
+        verdicts = grading.judge(planned.prepared.notebook, keys[planned.notebook], execution)
+        score, max_score = _score(verdicts), _max(verdicts)
+        state = "failed" if execution.failed else "done"
+        session.add(Attempt(
+            job_id=planned.job_id, number=attempt.number, state=state, runner=attempt.runner,
+            device=execution.device, sandbox=execution.sandbox, wall_s=execution.wall_s, cpu_s=execution.cpu_s,
+            peak_memory_mb=execution.maxrss_kb / 1024 if execution.maxrss_kb else None,
+            exit_code=execution.exit_code, reason=execution.reason, log_tail=_log_tail(execution),
+            finished_at=utcnow()))
+        session.execute(update(Job).where(Job.id == planned.job_id).values(
+            state=state, score=score, max_score=max_score, reason=execution.reason, finished_at=utcnow()))
+    autograded = grading.autograded_notebook(planned.prepared, execution, verdicts)
+    target = course.autograded_dir(planned.student, hw)
+    target.mkdir(parents=True, exist_ok=True)
+    nbformat.write(autograded, target / f"{planned.notebook}.ipynb")
+    with store.gradebook() as gradebook:
+        record_grades(gradebook, hw, planned.student, planned.notebook, verdicts, planned.timestamp)
+    return Outcome(planned.student, planned.notebook, state, score, max_score, execution.reason)
+
+
+def _score(verdicts: list[CellVerdict]) -> float:
+    return round(sum(v.score or 0.0 for v in verdicts if v.kind != "manual"), 6)
+
+
+def _max(verdicts: list[CellVerdict]) -> float:
+    return sum(v.max_points for v in verdicts if v.kind != "manual")
+
+
+def _log_tail(execution) -> str:  # noqa: ANN001 - an Execution
+    parts = []
+    for index in sorted(execution.cells):
+        for output in execution.cells[index].outputs:
+            if output.get("output_type") == "error":
+                parts.append(f"cell {index}: {output.get('ename')}: {output.get('evalue')}")
+            elif output.get("output_type") == "stream" and output.get("name") == "stderr":
+                parts.append(output.get("text", ""))
+    return "\n".join(parts)[-LOG_TAIL_CHARS:]

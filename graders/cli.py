@@ -1,0 +1,172 @@
+"""The `graders` command: parse, call the package, print. No grading logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from graders.course import Course, CourseError
+from graders.dispatch import NoGpuRunner
+from graders.keys import InvalidKey
+from graders.sandbox import SandboxUnavailable
+from graders.store.gradebook import AssignmentNotReleased
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Release, autograde in sandboxes and report on the course's homeworks.")
+console = Console()
+err = Console(stderr=True)
+USER_ERRORS = (CourseError, InvalidKey, SandboxUnavailable, AssignmentNotReleased, NoGpuRunner, ValueError)
+
+CourseOption = typer.Option(None, "--course", help="Course folder (default: $GRADERS_COURSE or the current one)")
+
+
+def _course(path: Optional[Path]) -> Course:
+    return Course.load(path)
+
+
+def _sandbox_name(unsafe: bool) -> str:
+    if unsafe:
+        err.print("[bold red]WARNING: grading WITHOUT a sandbox: student code runs as you, "
+                  "can read the course and the gradebook. Recorded on every attempt.[/]")
+        return "none"
+    return "bubblewrap"
+
+
+@app.command()
+def generate(hw: str, lang: Optional[str] = typer.Option(None, help="en or fr (default: the course's)"),
+             check: bool = typer.Option(False, "--check", help="only check that release/HW is up to date"),
+             course: Optional[Path] = CourseOption,
+             unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox")) -> None:
+    """Write release/HW (student version) and the answer keys."""
+    from graders.generate import generate as run_generate, stale_files
+
+    c = _course(course)
+    if check:
+        stale = stale_files(c, hw, lang)
+        if stale:
+            err.print(f"error: release/{hw} is stale ({', '.join(stale)}): run `graders generate {hw}`")
+            raise typer.Exit(1)
+        console.print(f"release/{hw} is up to date")
+        return
+    with console.status(f"generating {hw} and running the instructor solution for its keys"):
+        result = run_generate(c, hw, lang, _sandbox_name(unsafe_no_sandbox))
+    console.print(f"released {result.release_dir}; keys: "
+                  + ", ".join(f"{nb} ({n} probes)" for nb, n in result.probes.items()))
+
+
+@app.command()
+def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--student", "-s"),
+              workers: Optional[int] = typer.Option(None, help="local Dask workers (default: cores)"),
+              scheduler: Optional[str] = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
+              force: bool = typer.Option(False, "--force", help="regrade unchanged submissions"),
+              unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox"),
+              course: Optional[Path] = CourseOption) -> None:
+    """Grade every submission of HW (or --student S) in parallel sandboxes."""
+    from graders.autograde import autograde as run_autograde
+
+    c = _course(course)
+    sandbox = _sandbox_name(unsafe_no_sandbox)
+    if sandbox != "none":
+        from graders.sandbox import get_sandbox
+
+        get_sandbox(sandbox)  # fail now, with its one-line reason, rather than in every job
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task(f"grading {hw}", total=None)
+        outcomes = run_autograde(
+            c, hw, students=student or None, workers=workers, scheduler=scheduler, sandbox=sandbox,
+            force=force or bool(student),
+            on_planned=lambda n: progress.update(task, total=n),
+            on_outcome=lambda o: o.state != "skipped" and progress.advance(task))
+    table = Table(title=f"{hw}: {len(outcomes)} notebooks")
+    for column in ("student", "notebook", "state", "score", "reason"):
+        table.add_column(column)
+    for o in outcomes:
+        score = f"{o.score:g}/{o.max_score:g}" if o.score is not None and o.max_score is not None else "-"
+        table.add_row(o.student, o.notebook, o.state, score, o.reason or "")
+    console.print(table)
+
+
+@app.command()
+def validate(hw: str, course: Optional[Path] = CourseOption,
+             workers: Optional[int] = typer.Option(None),
+             unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox")) -> None:
+    """Check HW: solution = full marks, blank = 0, each known-wrong solution loses points."""
+    from graders.validate import validate as run_validate
+
+    c = _course(course)
+    with console.status(f"validating {hw}"):
+        cases = run_validate(c, hw, sandbox=_sandbox_name(unsafe_no_sandbox), workers=workers)
+    table = Table(title=f"validate {hw}")
+    for column in ("case", "expected", "score", "ok", "detail"):
+        table.add_column(column)
+    for case in cases:
+        table.add_row(case.name, case.expectation, f"{case.score:g}/{case.max_score:g}",
+                      "[green]yes[/]" if case.ok else "[red]NO[/]", case.detail)
+    console.print(table)
+    if not all(case.ok for case in cases):
+        err.print(f"error: {sum(not c.ok for c in cases)} validation case(s) of {hw} failed")
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(hw: str, format: str = typer.Option("csv", "--format", "-f"),
+           out: Path = typer.Option(Path("reports"), "--out"), course: Optional[Path] = CourseOption) -> None:
+    """Export HW's grades (one row per student, one column per question)."""
+    from graders.reports.export import write_report
+    from graders.store import Store
+
+    c = _course(course)
+    c.check_assignment(hw)
+    store = Store(c.db_url, c.course_id)
+    try:
+        path = write_report(store, hw, format, out if out.is_absolute() else c.root / out)
+    finally:
+        store.close()
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def status(hw: Optional[str] = typer.Argument(None), course: Optional[Path] = CourseOption) -> None:
+    """Show the latest grading run of each homework (or of HW), with failures and timings."""
+    from graders.status import latest_runs
+
+    c = _course(course)
+    if hw:
+        c.check_assignment(hw)
+    runs = latest_runs(c, hw)
+    if not runs:
+        console.print("no grading runs yet")
+        return
+    for run in runs:
+        table = Table(title=f"{run.assignment}: run {run.run_id} ({run.state}, {run.sandbox}, "
+                            f"started {run.started:%Y-%m-%d %H:%M})")
+        for column in ("student", "notebook", "state", "score", "attempts", "runner/device", "wall s",
+                       "cpu s", "peak MiB", "reason"):
+            table.add_column(column)
+        for row in run.rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except USER_ERRORS as exc:
+        err.print(f"error: {exc}")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,112 @@
+"""The course: where things are, which homeworks exist, and their settings.
+
+The course root is the folder holding `nbgrader_config.py` (found from
+`--course`, `$GRADERS_COURSE`, or the current directory upwards). That file is
+nbgrader's own configuration; the platform reads the same file, so nbgrader's
+commands and formgrader see the same course and database.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from graders.sandbox import Limits
+
+CONFIG_FILE = "nbgrader_config.py"
+GPU_MODES = ("none", "preferred", "required")
+
+
+class CourseError(ValueError):
+    """Bad input about the course: unknown homework, missing folder, bad settings."""
+
+
+@dataclass(frozen=True)
+class Homework:
+    """One assignment's runner settings, from `source/<hw>/homework.toml`."""
+
+    name: str
+    gpu: str = "none"
+    limits: Limits = field(default_factory=Limits)
+    preload: tuple[str, ...] = ("numpy", "torch", "matplotlib.pyplot")
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    config: Config
+
+    @classmethod
+    def load(cls, root: str | Path | None = None) -> "Course":
+        """Load the course at `root`, `$GRADERS_COURSE`, or the nearest folder with nbgrader_config.py."""
+        start = Path(root or os.environ.get("GRADERS_COURSE") or Path.cwd()).resolve()
+        for candidate in [start, *start.parents]:
+            if (candidate / CONFIG_FILE).is_file():
+                loader = PyFileConfigLoader(CONFIG_FILE, path=str(candidate))
+                return cls(candidate, loader.load_config())
+        raise CourseError(f"no {CONFIG_FILE} in {start} or above: not a course folder")
+
+    @property
+    def course_id(self) -> str:
+        return str(self.config.CourseDirectory.course_id)
+
+    @property
+    def db_url(self) -> str:
+        return str(self.config.CourseDirectory.db_url)
+
+    @property
+    def default_lang(self) -> str:
+        return str(self.config.Graders.get("lang", "en"))
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def assignments(self) -> list[str]:
+        source = self.path("source")
+        return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if source.is_dir() else []
+
+    def check_assignment(self, hw: str) -> str:
+        """Return `hw` if it is a homework of this course, else raise a one-line CourseError."""
+        known = self.assignments()
+        if hw not in known:
+            raise CourseError(f"unknown homework {hw!r} (known: {', '.join(known) or 'none'})")
+        return hw
+
+    def notebooks(self, hw: str) -> list[str]:
+        """Notebook names (without .ipynb) of a homework, from its source folder."""
+        return sorted(p.stem for p in self.path("source", self.check_assignment(hw)).glob("*.ipynb"))
+
+    def homework(self, hw: str) -> Homework:
+        settings_file = self.path("source", self.check_assignment(hw), "homework.toml")
+        settings = tomllib.loads(settings_file.read_text()) if settings_file.exists() else {}
+        gpu = settings.get("gpu", "none")
+        if gpu not in GPU_MODES:
+            raise CourseError(f"{settings_file}: gpu must be one of {', '.join(GPU_MODES)}")
+        limits = Limits(
+            wall_s=float(settings.get("timeout_s", Limits.wall_s)),
+            cpu_s=int(settings.get("cpu_s", Limits.cpu_s)),
+            memory_mb=int(settings.get("memory_mb", Limits.memory_mb)),
+        )
+        preload = tuple(settings.get("preload", Homework.preload))
+        return Homework(hw, gpu, limits, preload)
+
+    def students_with_submissions(self, hw: str) -> list[str]:
+        submitted = self.path("submitted")
+        if not submitted.is_dir():
+            return []
+        return sorted(p.name for p in submitted.iterdir() if (p / hw).is_dir())
+
+    def submission_dir(self, student: str, hw: str) -> Path:
+        return self.path("submitted", student, hw)
+
+    def autograded_dir(self, student: str, hw: str) -> Path:
+        return self.path("autograded", student, hw)
+
+    def keys_dir(self, hw: str) -> Path:
+        return self.path("keys", hw)

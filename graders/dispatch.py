@@ -1,0 +1,119 @@
+"""Jobs to runners through Dask distributed, with every attempt reported and lost ones retried.
+
+The coordinator submits `graders.grading.run_job` tasks; Dask workers run them
+in their warm sandboxed kernels and return executions, never touching the
+database. A worker that dies makes Dask raise KilledWorker at once (allowed
+failures = 0, so no silent re-run): the coordinator records that attempt as lost
+and submits the job again, up to `max_attempts`. GPU workers carry a `GPU`
+resource; jobs of a homework with `gpu = "required"` ask for it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import dask
+from distributed import Client, LocalCluster, as_completed
+
+from graders.grading import GradingJob, run_job
+from graders.runner import Execution
+
+
+@dataclass
+class AttemptResult:
+    """How one attempt of a job ended. `error` is an infrastructure failure (no execution)."""
+
+    job: GradingJob
+    number: int
+    runner: str | None
+    execution: Execution | None
+    error: str | None
+    final: bool
+
+
+class NoGpuRunner(RuntimeError):
+    """A homework requires a GPU and no runner has one."""
+
+
+class Dispatcher:
+    """A Dask client on a local cluster (default) or on a remote scheduler address."""
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, max_attempts: int = 3) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.scheduler = scheduler
+        self.max_attempts = max_attempts
+        self._cluster: LocalCluster | None = None
+        self._client: Client | None = None
+
+    def __enter__(self) -> "Dispatcher":
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                              "distributed.worker.daemon": False}):
+            if self.scheduler:
+                self._client = Client(self.scheduler)
+            else:
+                gpus = len(glob.glob("/dev/nvidia[0-9]*"))
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, memory_limit=0, silence_logs=40,
+                    resources={"GPU": 1} if gpus else None)
+                self._client = Client(self._cluster)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    @property
+    def client(self) -> Client:
+        assert self._client is not None, "use Dispatcher as a context manager"
+        return self._client
+
+    def has_gpu_runner(self) -> bool:
+        info = self.client.scheduler_info(n_workers=-1)["workers"]
+        return any(w.get("resources", {}).get("GPU", 0) > 0 for w in info.values())
+
+    def run(self, jobs: Iterable[GradingJob]) -> Iterator[AttemptResult]:
+        """Yield every attempt's result as it ends; lost attempts are retried before a final one."""
+        jobs = list(jobs)
+        if any(j.gpu == "required" for j in jobs) and not self.has_gpu_runner():
+            raise NoGpuRunner("this homework requires a GPU and no runner has one")
+        attempts: dict[str, int] = {}
+        self._pending: dict[str, GradingJob] = {}
+        futures = as_completed()
+        for job in jobs:
+            attempts[job.key] = 1
+            futures.add(self._submit(job, 1))
+        for future in futures:
+            job = self._pending.pop(future.key)
+            number = attempts[job.key]
+            try:
+                runner, execution = future.result()
+            except Exception as exc:  # KilledWorker, a kernel that cannot start, a runner bug
+                final = number >= self.max_attempts
+                yield AttemptResult(job, number, None, None, _describe(exc), final)
+                if not final:
+                    attempts[job.key] = number + 1
+                    futures.add(self._submit(job, number + 1))
+                continue
+            finally:
+                future.release()
+            yield AttemptResult(job, number, runner, execution, None, True)
+
+    def _submit(self, job: GradingJob, number: int):  # noqa: ANN202 - a distributed Future
+        resources = {"GPU": 1} if job.gpu == "required" else None
+        future = self.client.submit(run_job, job, key=f"grade-{job.key}-{number}", pure=False,
+                                    resources=resources)
+        self._pending[future.key] = job
+        return future
+
+
+def _describe(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return "runner died during the attempt"
+    return f"{name}: {str(exc)[:500]}"

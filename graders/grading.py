@@ -1,0 +1,130 @@
+"""One submission's grading, split where the trust boundary is.
+
+- `plan` (coordinator): read and prepare the submitted notebook, make the
+  `GradingJob` that travels to a runner (code cells, files, limits; no key, no
+  database URL).
+- `run_job` (runner): execute the job in a warm sandboxed kernel.
+- `judge` and `autograded_notebook` (coordinator): verdict from the key, and the
+  executed notebook with outputs for TAs and feedback.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from graders import cells, verdict
+from graders.course import Homework
+from graders.keys import NotebookKey
+from graders.prepare import Prepared
+from graders.runner import Execution, WarmKernel
+from graders.sandbox import Limits, get_sandbox
+from graders.verdict import CellVerdict
+
+MAX_EXTRA_FILE_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GradingJob:
+    """Everything a runner needs to execute one notebook, and nothing it must not see."""
+
+    key: str  # "<student>/<notebook>", unique within a run
+    cells: tuple[tuple[int, str], ...]
+    limits: Limits
+    sandbox: str
+    gpu: str = "none"
+    preload: tuple[str, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def make_job(key: str, prepared: Prepared, homework: Homework, sandbox: str,
+             files: dict[str, str] | None = None) -> GradingJob:
+    code = tuple((i, c.source) for i, c in enumerate(prepared.notebook.cells) if c.cell_type == "code")
+    return GradingJob(key, code, homework.limits, sandbox, homework.gpu, homework.preload, files or {})
+
+
+def extra_files(folder: Path) -> dict[str, str]:
+    """The student's other files (helper modules, data), base64, for the sandbox's working folder."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in path.parts \
+                and path.stat().st_size <= MAX_EXTRA_FILE_BYTES:
+            files[str(path.relative_to(folder))] = base64.b64encode(path.read_bytes()).decode()
+    return files
+
+
+_kernels: dict[tuple, WarmKernel] = {}
+
+
+def run_job(job: GradingJob) -> tuple[str, Execution]:
+    """Execute `job` in this process's warm kernel for its settings; return (runner, execution)."""
+    runner, slot, has_gpu = _this_runner()
+    use_gpu = job.gpu != "none" and has_gpu
+    cache_key = (job.sandbox, use_gpu, job.preload)
+    kernel = _kernels.get(cache_key)
+    if kernel is None:
+        kernel = _kernels[cache_key] = WarmKernel(get_sandbox(job.sandbox), slot, use_gpu, job.preload)
+    return runner, kernel.execute(list(job.cells), job.limits, job.files)
+
+
+def close_kernels() -> None:
+    while _kernels:
+        _kernels.popitem()[1].close()
+
+
+def _this_runner() -> tuple[str, int, bool]:
+    """(name, sandbox slot, has a GPU) of the Dask worker running us, or of this process."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()}:{os.getpid()}", 0, bool(glob.glob("/dev/nvidia[0-9]*"))
+    slot = int(worker.name) if str(worker.name).isdigit() else abs(hash(worker.name)) % 1000
+    return worker.address, slot, worker.state.total_resources.get("GPU", 0) > 0
+
+
+def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution) -> list[CellVerdict]:
+    """Verdicts for every graded cell of a prepared notebook, from its execution and the key."""
+    verdicts = []
+    for index, cell in enumerate(notebook.cells):
+        if not cells.is_grade(cell):
+            continue
+        gid, max_points = cells.grade_id(cell), cells.points(cell)
+        if cells.is_manual(cell):
+            verdicts.append(verdict.manual(gid, max_points))
+        elif gid in key.tests and key.tests[gid]:
+            verdicts.append(verdict.judge_probes(gid, max_points, key.tests[gid], execution.cells[index]))
+        else:
+            verdicts.append(verdict.judge_assert(gid, max_points, execution.cells[index]))
+    return verdicts
+
+
+def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list[CellVerdict]) -> NotebookNode:
+    """The prepared notebook with the outputs it produced and its verdicts in cell metadata."""
+    notebook = prepared.notebook
+    by_id = {v.grade_id: v for v in verdicts}
+    count = 0
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            run = execution.cells.get(index)
+            if run is not None and run.status != "not run":
+                count += 1
+                cell.execution_count = count
+                cell.outputs = run.outputs
+        gid = cells.grade_id(cell)
+        if gid in by_id:
+            v = by_id[gid]
+            cell.metadata["graders"] = {
+                "score": v.score, "max_points": v.max_points, "kind": v.kind, "message": v.message,
+                "tests": [{"name": p.name, "passed": p.passed, "weight": p.weight, "message": p.message}
+                          for p in v.probes]}
+    notebook.metadata["graders"] = {"reason": execution.reason, "notes": prepared.notes,
+                                    "device": execution.device, "sandbox": execution.sandbox}
+    return notebook

@@ -1,0 +1,172 @@
+"""Sandbox backends: the command line that starts a grading kernel in isolation.
+
+A backend only decides *how the kernel process is confined*; what runs inside
+is always `python -m graders.kernel` (see graders.kernel for the per-submission
+namespaces, limits and clean-up). One backend per class, chosen by name:
+
+- `bubblewrap` (default): read-only system and Python files, nothing of the
+  course (no source/, keys, gradebook, submissions), no network, own PID, IPC and
+  UTS namespaces, an unprivileged uid per worker slot, dies with its runner.
+- `none`: a plain subprocess, for machines without bubblewrap. Unsafe: student
+  code runs as the grader's user and can read the course. Every attempt graded
+  this way says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import graders
+
+SLOT_UID_BASE = 60000  # worker slot k runs as uid 60000 + k when the grader is root
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime",
+             "passwd", "group", "nsswitch.conf", "mime.types")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested sandbox backend cannot run on this machine."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission limits, configurable per homework (homework.toml)."""
+
+    wall_s: float = 300.0
+    cpu_s: int = 600
+    memory_mb: int = 4096
+    processes: int = 256
+    scratch_mb: int = 512
+    file_mb: int = 64
+
+    def for_kernel(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "wall_s"}
+
+
+class Sandbox(ABC):
+    """How a grading kernel process is confined."""
+
+    name: str
+    isolated: bool
+
+    @abstractmethod
+    def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
+        """The argv that starts `kernel_argv` (a python -m graders.kernel line) confined."""
+
+    def environment(self, gpu: bool) -> dict[str, str]:
+        """The only environment variables the kernel sees: nothing of the grader's."""
+        env = {
+            "PATH": f"{Path(sys.prefix) / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": "/tmp",
+            "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLCONFIGDIR": "/tmp/matplotlib",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if gpu and "CUDA_VISIBLE_DEVICES" in os.environ:
+            env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+        elif not gpu:
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        return env
+
+
+class NoSandbox(Sandbox):
+    """A plain subprocess: limits and clean-up, but no isolation from the course files."""
+
+    name = "none"
+    isolated = False
+
+    def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
+        return kernel_argv
+
+
+class BubblewrapSandbox(Sandbox):
+    """Bubblewrap (the Flatpak sandbox) around the kernel; see the module docstring."""
+
+    name = "bubblewrap"
+    isolated = True
+
+    def __init__(self) -> None:
+        self.bwrap = shutil.which("bwrap")
+        if self.bwrap is None:
+            raise SandboxUnavailable(
+                "bubblewrap is not installed (apt-get install bubblewrap); "
+                "pass --unsafe-no-sandbox to grade without isolation")
+
+    def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
+        args = [self.bwrap, "--die-with-parent", "--new-session",
+                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        args += _system_view() + _python_view() + (_gpu_view() if gpu else [])
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp",
+                 "--clearenv"]
+        for key, value in self.environment(gpu).items():
+            args += ["--setenv", key, value]
+        argv = list(kernel_argv) + ["--isolate"]
+        if os.geteuid() == 0:
+            # Root keeps only the right to become the slot's own unprivileged uid, which
+            # the kernel does first thing: process limits do not apply to root.
+            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            uid = SLOT_UID_BASE + slot
+            argv += ["--uid", str(uid), "--gid", str(uid)]
+        else:
+            args += ["--unshare-user"]
+        return args + ["--"] + argv
+
+
+def _system_view() -> list[str]:
+    args: list[str] = []
+    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / top
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    args += ["--ro-bind", "/usr", "/usr", "--perms", "0755", "--dir", "/etc"]
+    for name in ETC_FILES:
+        if os.path.lexists(f"/etc/{name}"):
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def _python_view() -> list[str]:
+    """Read-only binds of the interpreter, the virtualenv and the graders package, nothing else."""
+    package = Path(graders.__file__).resolve().parent
+    wanted = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package]
+    roots: list[Path] = []
+    for path in sorted(wanted, key=lambda p: len(p.parts)):
+        if not any(path.is_relative_to(root) for root in roots + [Path("/usr")]):
+            roots.append(path)
+    args: list[str] = []
+    made: set[Path] = {Path("/")}
+    for root in roots:
+        for parent in reversed(root.parents):
+            if parent not in made:
+                args += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        args += ["--ro-bind", str(root), str(root)]
+    if Path(sys.prefix) != Path(sys.prefix).resolve():
+        args += ["--symlink", str(Path(sys.prefix).resolve()), sys.prefix]
+    return args
+
+
+def _gpu_view() -> list[str]:
+    """The NVIDIA device nodes (driver libraries live under /usr, already bound)."""
+    args: list[str] = []
+    for device in sorted(Path("/dev").glob("nvidia*")):
+        args += ["--dev-bind", str(device), str(device)]
+    return args
+
+
+def get_sandbox(name: str) -> Sandbox:
+    """The backend called `name` ("bubblewrap" or "none")."""
+    backends = {"bubblewrap": BubblewrapSandbox, "none": NoSandbox}
+    if name not in backends:
+        raise SandboxUnavailable(f"unknown sandbox {name!r} (choose from {', '.join(backends)})")
+    return backends[name]()

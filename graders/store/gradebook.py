@@ -1,0 +1,35 @@
+"""Writing verdicts into nbgrader's gradebook, with nbgrader's own rules for manual review."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from graders.verdict import CellVerdict
+
+
+class AssignmentNotReleased(LookupError):
+    """The gradebook does not know the homework: `graders generate` was not run on this course."""
+
+
+def record_grades(gradebook: Gradebook, assignment: str, student: str, notebook: str,
+                  verdicts: list[CellVerdict], timestamp: datetime | None) -> None:
+    """Store auto scores of one student's notebook; cells waiting for a person stay flagged.
+
+    As in nbgrader's SaveAutoGrades, a manual score already given is kept and the
+    cell is flagged for review rather than overwritten.
+    """
+    try:
+        gradebook.find_assignment(assignment)
+    except MissingEntry:
+        raise AssignmentNotReleased(
+            f"{assignment} is not in the gradebook: run `graders generate {assignment}` first") from None
+    gradebook.update_or_create_student(student)
+    extra = {"timestamp": timestamp} if timestamp is not None else {}
+    gradebook.update_or_create_submission(assignment, student, **extra)
+    for verdict in verdicts:
+        grade = gradebook.find_grade(verdict.grade_id, notebook, assignment, student)
+        grade.auto_score = verdict.score
+        grade.needs_manual_grade = grade.manual_score is not None or verdict.score is None
+    gradebook.db.commit()

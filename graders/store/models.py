@@ -1,0 +1,81 @@
+"""The platform's tables, beside nbgrader's gradebook in the same database.
+
+PrairieLearn-style grading records: a run grades many jobs (one per student
+notebook); a job has one or more attempts, each kept for ever with where and how
+it ran and how it ended. Only the coordinator writes these rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"})
+
+
+class GradingRun(Base):
+    """One `graders autograde` (or validate, or grade-on-submit) invocation."""
+
+    __tablename__ = "graders_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment: Mapped[str] = mapped_column(String(128), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running | done | interrupted
+    sandbox: Mapped[str] = mapped_column(String(32))
+    workers: Mapped[int] = mapped_column(Integer)
+    scheduler: Mapped[str] = mapped_column(String(256), default="local")
+    jobs: Mapped[list[Job]] = relationship(back_populates="run")
+
+
+class Job(Base):
+    """Grading one student's notebook of one homework, identified by the submission's content."""
+
+    __tablename__ = "graders_job"
+    __table_args__ = (UniqueConstraint("run_id", "student", "notebook"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("graders_run.id"), index=True)
+    assignment: Mapped[str] = mapped_column(String(128), index=True)
+    student: Mapped[str] = mapped_column(String(128), index=True)
+    notebook: Mapped[str] = mapped_column(String(128))
+    submission_sha256: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | failed
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    run: Mapped[GradingRun] = relationship(back_populates="jobs")
+    attempts: Mapped[list[Attempt]] = relationship(back_populates="job", order_by="Attempt.number")
+
+
+class Attempt(Base):
+    """One execution of a job on a runner: kept whether it succeeded, failed or was lost."""
+
+    __tablename__ = "graders_attempt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("graders_job.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # running | done | failed | lost
+    runner: Mapped[str | None] = mapped_column(String(256))
+    device: Mapped[str | None] = mapped_column(String(256))
+    sandbox: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    wall_s: Mapped[float | None] = mapped_column(Float)
+    cpu_s: Mapped[float | None] = mapped_column(Float)
+    peak_memory_mb: Mapped[float | None] = mapped_column(Float)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    log_tail: Mapped[str | None] = mapped_column(Text)
+    job: Mapped[Job] = relationship(back_populates="attempts")

@@ -1,0 +1,119 @@
+"""Self-validation of a homework: the solution earns everything, the blank release nothing,
+and every known-wrong solution (source/<hw>/mutants.toml) loses points where it should.
+
+All cases are graded exactly as students are: prepared, run in the sandbox,
+judged against the keys.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+
+from nbformat import NotebookNode
+
+from graders import cells, grading
+from graders.course import Course, CourseError
+from graders.dispatch import Dispatcher
+from graders.generate import generate, read_release
+from graders.keys import NotebookKey
+from graders.prepare import prepare
+from graders.source import instructor_notebook
+
+
+@dataclass
+class Case:
+    """One validation case and whether it behaved as expected."""
+
+    name: str
+    expectation: str
+    score: float = 0.0
+    max_score: float = 0.0
+    cell_scores: dict[str, float] = field(default_factory=dict)
+    ok: bool = False
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    cell: str
+    old: str
+    new: str
+    loses: tuple[str, ...]
+
+
+def load_mutants(course: Course, hw: str) -> list[Mutant]:
+    path = course.path("source", hw, "mutants.toml")
+    if not path.exists():
+        return []
+    try:
+        entries = tomllib.loads(path.read_text()).get("mutant", [])
+        return [Mutant(e["name"], e["cell"], e["old"], e["new"], tuple(e.get("loses", []))) for e in entries]
+    except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+        raise CourseError(f"{path}: {exc}") from None
+
+
+def mutate(notebook: NotebookNode, mutant: Mutant) -> NotebookNode:
+    """The instructor notebook with one mistake in one solution cell."""
+    mutated = copy.deepcopy(notebook)
+    for cell in mutated.cells:
+        if cells.grade_id(cell) == mutant.cell:
+            if mutant.old not in cell.source:
+                raise CourseError(f"mutant {mutant.name!r}: its text is not in cell {mutant.cell}")
+            cell.source = cell.source.replace(mutant.old, mutant.new)
+            return mutated
+    raise CourseError(f"mutant {mutant.name!r}: no cell {mutant.cell}")
+
+
+def validate(course: Course, hw: str, *, sandbox: str = "bubblewrap", workers: int | None = None) -> list[Case]:
+    """Generate `hw`, then grade its solution, blank release and mutants; one Case each."""
+    generate(course, hw, sandbox=sandbox)
+    homework = course.homework(hw)
+    mutants = load_mutants(course, hw)
+    cases, jobs, plans = [], [], {}
+    for notebook in course.notebooks(hw):
+        instructor = instructor_notebook(course, hw, notebook)
+        key = NotebookKey.load(course.keys_dir(hw) / f"{notebook}.json")
+        submissions = [("solution", "full marks", instructor, ()),
+                       ("blank release", "zero", read_release(course, hw, notebook), ())]
+        submissions += [(f"mutant: {m.name}", "loses points", mutate(instructor, m), m.loses)
+                        for m in mutants]
+        for name, expectation, submitted, loses in submissions:
+            prepared = prepare(instructor, submitted)
+            job = grading.make_job(f"{notebook}/{len(jobs)}", prepared, homework, sandbox)
+            case = Case(f"{notebook}: {name}" if len(course.notebooks(hw)) > 1 else name, expectation)
+            cases.append(case)
+            jobs.append(job)
+            plans[job.key] = (case, prepared, key, loses)
+    with Dispatcher(workers) as dispatcher:
+        for attempt in dispatcher.run(jobs):
+            if attempt.final:
+                _check(*plans[attempt.job.key], attempt)
+    return cases
+
+
+def _check(case: Case, prepared, key: NotebookKey, loses: tuple[str, ...], attempt) -> None:  # noqa: ANN001
+    if attempt.execution is None:
+        case.detail = f"not graded: {attempt.error}"
+        return
+    verdicts = [v for v in grading.judge(prepared.notebook, key, attempt.execution) if v.kind != "manual"]
+    case.cell_scores = {v.grade_id: v.score or 0.0 for v in verdicts}
+    case.score = round(sum(case.cell_scores.values()), 6)
+    case.max_score = sum(v.max_points for v in verdicts)
+    maxima = {v.grade_id: v.max_points for v in verdicts}
+    if case.expectation == "full marks":
+        case.ok = case.score == case.max_score and not attempt.execution.failed
+        case.detail = attempt.execution.reason or ", ".join(
+            f"{g} {s:g}/{maxima[g]:g}" for g, s in case.cell_scores.items() if s < maxima[g])
+    elif case.expectation == "zero":
+        case.ok = case.score == 0
+        case.detail = ", ".join(f"{g} {s:g}" for g, s in case.cell_scores.items() if s > 0)
+    else:
+        unknown = [g for g in loses if g not in maxima]
+        kept = [g for g in loses if g in maxima and case.cell_scores[g] >= maxima[g]]
+        case.ok = case.score < case.max_score and not kept and not unknown
+        case.detail = "; ".join(filter(None, [
+            unknown and f"unknown test cells {', '.join(unknown)}",
+            kept and f"keeps full marks on {', '.join(kept)}"]))

@@ -1,0 +1,49 @@
+"""Building submissions in a course's `submitted/` folder, as nbgrader's exchange lays them out."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from graders import cells
+from graders.course import Course
+from graders.source import instructor_notebook
+
+
+def release_notebook(course: Course, hw: str) -> NotebookNode:
+    return nbformat.read(course.path("release", hw, f"{hw}.ipynb"), as_version=4)
+
+
+def solved_notebook(course: Course, hw: str) -> NotebookNode:
+    """What a perfect student hands in: the release with the instructor's solution cells filled in."""
+    solutions = {cells.grade_id(c): c.source for c in instructor_notebook(course, hw, hw).cells
+                 if cells.is_solution(c)}
+    notebook = release_notebook(course, hw)
+    for cell in notebook.cells:
+        if cells.grade_id(cell) in solutions:
+            cell.source = solutions[cells.grade_id(cell)]
+    return notebook
+
+
+def with_cell_after(notebook: NotebookNode, grade_id: str, source: str) -> NotebookNode:
+    """A copy of `notebook` with a student code cell inserted right after cell `grade_id`."""
+    notebook = copy.deepcopy(notebook)
+    index = next(i for i, c in enumerate(notebook.cells) if cells.grade_id(c) == grade_id)
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def submit(course: Course, student: str, hw: str, notebook: NotebookNode | bytes,
+           timestamp: str = "2026-11-20 12:00:00.000000 UTC") -> Path:
+    folder = course.submission_dir(student, hw)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hw}.ipynb"
+    if isinstance(notebook, bytes):
+        path.write_bytes(notebook)
+    else:
+        nbformat.write(notebook, path)
+    (folder / "timestamp.txt").write_text(timestamp)
+    return path
