@@ -21,6 +21,7 @@ from graders.course import Course, CourseError
 from graders.dispatch import AttemptResult, Dispatcher
 from graders.generate import load_keys
 from graders.keys import NotebookKey
+from graders.runner import CellRun, Execution
 from graders.prepare import BadSubmission, prepare, read_submission
 from graders.source import instructor_notebook, notebook_language
 from graders.store import Store
@@ -171,8 +172,8 @@ def _fail_unrunnable(course: Course, store: Store, hw: str, key: NotebookKey, jo
                      notebook: str, timestamp: datetime | None, reason: str) -> Outcome:
     """A submission that cannot even be read: zero auto score, recorded as failed with its reason."""
     instructor = instructor_notebook(course, hw, notebook)
-    verdicts = grading.judge(instructor, key, grading.Execution(cells={
-        i: grading.CellRun(status="not run") for i, c in enumerate(instructor.cells) if c.cell_type == "code"}))
+    verdicts = grading.judge(instructor, key, Execution(cells={
+        i: CellRun(status="not run") for i, c in enumerate(instructor.cells) if c.cell_type == "code"}))
     max_score = _max(verdicts)
     with store.gradebook() as gradebook:
         record_grades(gradebook, hw, student, notebook, verdicts, timestamp)

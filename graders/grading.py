@@ -17,6 +17,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 from nbformat import NotebookNode
 
 from graders import cells, verdict
@@ -117,7 +118,7 @@ def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list
             if run is not None and run.status != "not run":
                 count += 1
                 cell.execution_count = count
-                cell.outputs = run.outputs
+                cell.outputs = [nbformat.from_dict(output) for output in run.outputs]
         gid = cells.grade_id(cell)
         if gid in by_id:
             v = by_id[gid]

@@ -1,0 +1,66 @@
+import numpy as np
+
+from graders.runner import CellRun
+from graders.values import encode
+from graders.verdict import compare, judge_assert, judge_probes
+
+OPTIONS = {"weight": 1.0, "rtol": 1e-5, "atol": 1e-8, "exact": False, "min": None, "max": None}
+
+
+def key(name, value, **options):
+    return {"name": name, "value": encode(value), "options": {**OPTIONS, **options}}
+
+
+def emitted(name, value):
+    return {"op": "probe", "name": name, "value": encode(value), "options": OPTIONS}
+
+
+def test_points_are_split_by_probe_weight_for_partial_credit():
+    run = CellRun(status="ok", probes=[emitted("a", 1.0), emitted("b", 5.0)])
+    verdict = judge_probes("t", 6, [key("a", 1.0, weight=2), key("b", 2.0, weight=1)], run)
+    assert verdict.score == 4.0
+    assert [p.passed for p in verdict.probes] == [True, False]
+
+
+def test_a_missing_probe_costs_only_itself_and_says_what_raised():
+    run = CellRun(status="error", probes=[emitted("a", 1.0)],
+                  outputs=[{"output_type": "error", "ename": "NameError", "evalue": "MLP", "traceback": []}])
+    verdict = judge_probes("t", 2, [key("a", 1.0), key("b", 2.0)], run)
+    assert verdict.score == 1.0
+    assert verdict.probes[1].message.startswith("not produced: NameError")
+
+
+def test_a_probe_emitted_twice_earns_nothing_even_if_one_value_is_right():
+    run = CellRun(status="ok", probes=[emitted("a", 0.0), emitted("a", 1.0)])
+    assert judge_probes("t", 1, [key("a", 1.0)], run).score == 0.0
+
+
+def test_messages_never_reveal_the_expected_value():
+    ok, message = compare(np.array([[0.123456, 2.0]]), np.array([[9.0, 9.0]]), OPTIONS)
+    assert not ok and "0.123" not in message
+    ok, message = compare(np.zeros((2, 3)), np.zeros((3, 2)), OPTIONS)
+    assert not ok and message == "wrong shape (3, 2)"
+
+
+def test_tolerances_accept_float32_noise_and_refuse_real_errors():
+    expected = np.linspace(-1, 1, 10)
+    assert compare(expected, expected.astype(np.float32).astype(np.float64), {**OPTIONS, "rtol": 1e-5, "atol": 1e-6})[0]
+    assert not compare(expected, expected * 1.01, OPTIONS)[0]
+
+
+def test_thresholds_compare_with_the_bound_not_the_instructor_value():
+    options = {**OPTIONS, "min": 0.9}
+    assert compare(0.97, 0.91, options)[0]
+    assert not compare(0.97, 0.85, options)[0]
+    assert not compare(0.97, "0.95", options)[0]
+
+
+def test_exact_comparison_for_integers_and_structures():
+    options = {**OPTIONS, "exact": True}
+    assert compare([3, 4, (2, 2)], [3, 4, (2, 2)], options)[0]
+    assert not compare(7, 8, options)[0]
+
+
+def test_plain_assert_cells_pass_only_when_they_ran_without_error():
+    assert judge_assert("t", 3, CellRun(status="ok")).score == 3
+    assert judge_assert("t", 3, CellRun(status="error")).score == 0
