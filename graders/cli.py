@@ -20,7 +20,7 @@ from graders.store.gradebook import AssignmentNotReleased
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Release, autograde in sandboxes and report on the course's homeworks.")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a one-line error stays one line
 USER_ERRORS = (CourseError, InvalidKey, SandboxUnavailable, AssignmentNotReleased, NoGpuRunner, ValueError)
 
 CourseOption = typer.Option(None, "--course", help="Course folder (default: $GRADERS_COURSE or the current one)")
@@ -116,20 +116,28 @@ def validate(hw: str, course: Optional[Path] = CourseOption,
 
 
 @app.command()
-def report(hw: str, format: str = typer.Option("csv", "--format", "-f"),
+def report(hw: str = typer.Argument(..., help="a homework, or all"),
+           format: str = typer.Option("csv", "--format", "-f", help="csv, canvas, moodle or html"),
            out: Path = typer.Option(Path("reports"), "--out"), course: Optional[Path] = CourseOption) -> None:
-    """Export HW's grades (one row per student, one column per question)."""
-    from graders.reports.export import write_report
+    """Export grades (CSV per question, Canvas or Moodle import file, HTML report with plots)."""
+    from graders.deadlines import apply_penalties
+    from graders.reports.export import check_format, released, write_report
     from graders.store import Store
 
     c = _course(course)
-    c.check_assignment(hw)
+    check_format(format)
     store = Store(c.db_url, c.course_id)
     try:
-        path = write_report(store, hw, format, out if out.is_absolute() else c.root / out)
+        hws = released(store, c) if hw == "all" else [c.check_assignment(hw)]
+        if not hws:
+            raise CourseError("no homework in the gradebook yet: run `graders generate HW` first")
+        for name in hws:
+            apply_penalties(c, store, name)  # an export never carries a penalty older than the policy
+        paths = write_report(store, hws, format, out if out.is_absolute() else c.root / out)
     finally:
         store.close()
-    console.print(f"wrote {path}")
+    for path in paths:
+        console.print(f"wrote {path}")
 
 
 @app.command()
@@ -155,14 +163,48 @@ def status(hw: Optional[str] = typer.Argument(None), course: Optional[Path] = Co
         console.print(table)
 
 
+@app.command()
+def demo(course: Optional[Path] = CourseOption, workers: Optional[int] = typer.Option(None),
+         homework: Optional[list[str]] = typer.Option(None, "--homework", help="default: every homework")) -> None:
+    """Generate every homework, grade a synthetic class of each in parallel sandboxes, write reports."""
+    from graders.autograde import autograde as run_autograde
+    from graders.demo import submit_synthetic_class
+    from graders.generate import generate as run_generate
+    from graders.reports.export import FORMATS, write_report
+    from graders.store import Store
+
+    c = _course(course)
+    for hw in homework or c.assignments():
+        with console.status(f"{hw}: releasing and running the instructor solution for the keys"):
+            run_generate(c, hw)
+        kinds = {s.name: s.kind for s in submit_synthetic_class(c, hw)}
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as progress:
+            task = progress.add_task(f"grading {hw}", total=None)
+            outcomes = run_autograde(c, hw, students=sorted(kinds), workers=workers, force=True,
+                                     on_planned=lambda n: progress.update(task, total=n),
+                                     on_outcome=lambda o: progress.advance(task))
+        table = Table(title=f"{hw}: synthetic class")
+        for column in ("student", "kind", "state", "score", "reason"):
+            table.add_column(column)
+        for o in sorted(outcomes, key=lambda o: o.student):
+            table.add_row(o.student, kinds[o.student], o.state,
+                          f"{o.score:g}/{o.max_score:g}" if o.score is not None else "-", o.reason or "")
+        console.print(table)
+        store = Store(c.db_url, c.course_id)
+        try:
+            paths = [write_report(store, hw, fmt, c.root / "reports") for fmt in FORMATS]
+        finally:
+            store.close()
+        console.print("reports: " + ", ".join(str(p.relative_to(c.root)) for p in paths))
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit instead of raising
     except USER_ERRORS as exc:
         err.print(f"error: {exc}")
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
     except Exception as exc:  # click's own usage errors
         import click
 
@@ -170,3 +212,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

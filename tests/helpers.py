@@ -10,7 +10,7 @@ from nbformat import NotebookNode
 
 from graders import cells
 from graders.course import Course
-from graders.source import instructor_notebook
+from graders.demo import solved
 
 
 def release_notebook(course: Course, hw: str) -> NotebookNode:
@@ -19,13 +19,7 @@ def release_notebook(course: Course, hw: str) -> NotebookNode:
 
 def solved_notebook(course: Course, hw: str) -> NotebookNode:
     """What a perfect student hands in: the release with the instructor's solution cells filled in."""
-    solutions = {cells.grade_id(c): c.source for c in instructor_notebook(course, hw, hw).cells
-                 if cells.is_solution(c)}
-    notebook = release_notebook(course, hw)
-    for cell in notebook.cells:
-        if cells.grade_id(cell) in solutions:
-            cell.source = solutions[cells.grade_id(cell)]
-    return notebook
+    return solved(course, hw, hw)
 
 
 def with_cell_after(notebook: NotebookNode, grade_id: str, source: str) -> NotebookNode:
