@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SAWarning
 
 from graders.course import Course, CourseError
 from graders.dispatch import NoGpuRunner
@@ -121,7 +123,7 @@ def report(hw: str = typer.Argument(..., help="a homework, or all"),
            out: Path = typer.Option(Path("reports"), "--out"), course: Optional[Path] = CourseOption) -> None:
     """Export grades (CSV per question, Canvas or Moodle import file, HTML report with plots)."""
     from graders.deadlines import apply_penalties
-    from graders.reports.export import check_format, released, write_report
+    from graders.reports.export import check_format, released, write_reports
     from graders.store import Store
 
     c = _course(course)
@@ -133,7 +135,7 @@ def report(hw: str = typer.Argument(..., help="a homework, or all"),
             raise CourseError("no homework in the gradebook yet: run `graders generate HW` first")
         for name in hws:
             apply_penalties(c, store, name)  # an export never carries a penalty older than the policy
-        paths = write_report(store, hws, format, out if out.is_absolute() else c.root / out)
+        paths = write_reports(store, hws, format, out if out.is_absolute() else c.root / out)
     finally:
         store.close()
     for path in paths:
@@ -200,6 +202,8 @@ def demo(course: Optional[Path] = CourseOption, workers: Optional[int] = typer.O
 
 
 def main() -> None:
+    # nbgrader's own API trips SQLAlchemy 2 autoflush warnings that say nothing to a TA.
+    warnings.filterwarnings("ignore", category=SAWarning)
     try:
         code = app(standalone_mode=False)  # returns the exit code of typer.Exit instead of raising
     except USER_ERRORS as exc:
@@ -213,3 +217,75 @@ def main() -> None:
             sys.exit(exc.exit_code)
         raise
     sys.exit(code if isinstance(code, int) else 0)
+
+
+@app.command()
+def extend(hw: str, student: str, until: str = typer.Option(..., "--until", help="e.g. '2026-11-25 23:59 UTC'"),
+           course: Optional[Path] = CourseOption) -> None:
+    """Give STUDENT until DATETIME for HW (replaces an earlier extension); late penalties follow."""
+    from graders.deadlines import grant_extension, parse_datetime
+    from graders.store import Store
+
+    c = _course(course)
+    store = Store(c.db_url, c.course_id)
+    try:
+        changes = grant_extension(c, store, hw, student, parse_datetime(until))
+    finally:
+        store.close()
+    console.print(f"{student} has until {parse_datetime(until):%Y-%m-%d %H:%M} UTC for {hw}")
+    _print_penalty_changes(changes)
+
+
+@app.command()
+def penalties(hw: str = typer.Argument(..., help="a homework, or all"), course: Optional[Path] = CourseOption) -> None:
+    """Recompute late penalties from the due dates, extensions and policy in the course config (no re-run)."""
+    from graders.deadlines import apply_penalties
+    from graders.reports.export import released
+    from graders.store import Store
+
+    c = _course(course)
+    store = Store(c.db_url, c.course_id)
+    try:
+        changes = [change for name in (released(store, c) if hw == "all" else [hw])
+                   for change in apply_penalties(c, store, name)]
+    finally:
+        store.close()
+    _print_penalty_changes(changes)
+
+
+def _print_penalty_changes(changes: list) -> None:
+    if not changes:
+        console.print("late penalties unchanged")
+        return
+    table = Table(title="late penalties changed")
+    for column in ("student", "notebook", "old", "new"):
+        table.add_column(column)
+    for change in changes:
+        table.add_row(change.student, change.notebook, *(f"{v:g}" if v is not None else "-"
+                                                          for v in (change.old, change.new)))
+    console.print(table)
+
+
+@app.command()
+def history(hw: str, student: str, course: Optional[Path] = CourseOption) -> None:
+    """Every change of STUDENT's grades, penalties and extensions for HW: who, when, old, new."""
+    from graders.store import Store, audit
+
+    c = _course(course)
+    c.check_assignment(hw)
+    store = Store(c.db_url, c.course_id)
+    try:
+        with store.session() as session:
+            events = audit.history(session, hw, student)
+    finally:
+        store.close()
+    if not events:
+        console.print(f"no changes recorded for {student} in {hw}")
+        return
+    table = Table(title=f"{hw}: {student}")
+    for column in ("when (UTC)", "who", "action", "notebook", "item", "old", "new"):
+        table.add_column(column)
+    for event in events:
+        table.add_row(f"{event.at:%Y-%m-%d %H:%M:%S}", event.actor, event.action, event.notebook or "-", event.item,
+                      event.old_value or "-", event.new_value or "-")
+    console.print(table)

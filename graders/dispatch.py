@@ -57,7 +57,7 @@ class Dispatcher:
                 gpus = len(glob.glob("/dev/nvidia[0-9]*"))
                 self._cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, memory_limit=0, silence_logs=40,
+                    dashboard_address=":0", memory_limit=0, silence_logs=40,
                     resources={"GPU": 1} if gpus else None)
                 self._client = Client(self._cluster)
         return self
