@@ -32,15 +32,19 @@ class SyntheticStudent:
     kind: str  # correct | partial | wrong | crashing | cheating | blank
 
 
-def solved(course: Course, hw: str, notebook: str) -> NotebookNode:
-    """The release notebook with the instructor's solution cells filled in."""
-    solutions = {cells.grade_id(c): c.source for c in instructor_notebook(course, hw, notebook).cells
-                 if cells.is_solution(c)}
-    filled = read_release(course, hw, notebook)
+def fill_solutions(released: NotebookNode, instructor: NotebookNode) -> NotebookNode:
+    """A copy of a released notebook with the instructor's solution cells filled in."""
+    solutions = {cells.grade_id(c): c.source for c in instructor.cells if cells.is_solution(c)}
+    filled = copy.deepcopy(released)
     for cell in filled.cells:
         if cells.grade_id(cell) in solutions:
             cell.source = solutions[cells.grade_id(cell)]
     return filled
+
+
+def solved(course: Course, hw: str, notebook: str) -> NotebookNode:
+    """The committed release notebook with the instructor's solution cells filled in."""
+    return fill_solutions(read_release(course, hw, notebook), instructor_notebook(course, hw, notebook))
 
 
 def _with_code_first(notebook: NotebookNode, source: str) -> NotebookNode:
