@@ -2,7 +2,7 @@
 
 The coordinator submits `graders.grading.run_job` tasks; Dask workers run them
 in their warm sandboxed kernels and return executions, never touching the
-database. A worker that dies makes Dask raise KilledWorker at once (allowed
+database. Local runs use a SpecCluster so that each worker can be told its own GPU. A worker that dies makes Dask raise KilledWorker at once (allowed
 failures = 0, so no silent re-run): the coordinator records that attempt as lost
 and submits the job again, up to `max_attempts`. GPU workers carry a `GPU`
 resource; jobs of a homework with `gpu = "required"` ask for it.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import dask
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, Nanny, Scheduler, SpecCluster, as_completed
 
 from graders.grading import GradingJob, run_job
 from graders.runner import Execution
@@ -45,7 +45,7 @@ class Dispatcher:
         self.workers = workers or os.cpu_count() or 1
         self.scheduler = scheduler
         self.max_attempts = max_attempts
-        self._cluster: LocalCluster | None = None
+        self._cluster: SpecCluster | None = None
         self._client: Client | None = None
 
     def __enter__(self) -> "Dispatcher":
@@ -54,11 +54,7 @@ class Dispatcher:
             if self.scheduler:
                 self._client = Client(self.scheduler)
             else:
-                gpus = len(glob.glob("/dev/nvidia[0-9]*"))
-                self._cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=":0", memory_limit=0, silence_logs=40,
-                    resources={"GPU": 1} if gpus else None)
+                self._cluster = local_cluster(self.workers, count_gpus())
                 self._client = Client(self._cluster)
         return self
 
@@ -110,6 +106,23 @@ class Dispatcher:
                                     resources=resources)
         self._pending[future.key] = job
         return future
+
+
+def count_gpus() -> int:
+    return len(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def local_cluster(workers: int, gpus: int) -> SpecCluster:
+    """One single-threaded worker per slot; the first `gpus` own one GPU each (a `GPU` resource)."""
+    specs = {}
+    for slot in range(workers):
+        has_gpu = slot < gpus
+        specs[slot] = {"cls": Nanny, "options": {
+            "nthreads": 1, "memory_limit": 0, "name": slot,
+            "resources": {"GPU": 1} if has_gpu else {},
+            "env": {"CUDA_VISIBLE_DEVICES": str(slot) if has_gpu else ""}}}
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
+    return SpecCluster(workers=specs, scheduler=scheduler, silence_logs=40)
 
 
 def _describe(exc: BaseException) -> str:
