@@ -46,3 +46,24 @@ def test_status_shows_the_latest_run(hw1_course):
     result = graders("status", "hw1_backprop", cwd=hw1_course.root)
     assert result.returncode == 0 and "alice" in result.stdout and "done" in result.stdout
 
+
+
+def test_autograde_refuses_without_bubblewrap_unless_told_to_run_unsafe(hw1_course):
+    import os
+
+    from tests.helpers import solved_notebook, submit
+
+    submit(hw1_course, "alice", "hw1_backprop", solved_notebook(hw1_course, "hw1_backprop"))
+    no_bwrap = {**os.environ, "PATH": os.path.dirname(sys.executable)}  # bwrap lives in /usr/bin
+    refused = subprocess.run([sys.executable, "-m", "graders", "autograde", "hw1_backprop"], env=no_bwrap,
+                             cwd=hw1_course.root, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "error: bubblewrap is not installed (apt-get install bubblewrap); "
+        "pass --unsafe-no-sandbox to grade without isolation"]
+    unsafe = subprocess.run([sys.executable, "-m", "graders", "autograde", "hw1_backprop", "--workers", "1",
+                             "--unsafe-no-sandbox"], env=no_bwrap, cwd=hw1_course.root, capture_output=True,
+                            text=True, timeout=600)
+    assert unsafe.returncode == 0 and "WARNING: grading WITHOUT a sandbox" in unsafe.stderr
+    status = graders("status", "hw1_backprop", cwd=hw1_course.root)
+    assert "run 1 (done, none," in " ".join(status.stdout.split())
