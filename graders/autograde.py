@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 import nbformat
@@ -187,10 +187,11 @@ def _fail_unrunnable(course: Course, store: Store, hw: str, key: NotebookKey, jo
 def _record_attempt(course: Course, store: Store, hw: str, keys: dict, planned: _Planned,
                     attempt: AttemptResult) -> Outcome | None:
     execution = attempt.execution
+    now = utcnow()
     with store.session() as session:
-        if execution is None:
+        if execution is None:  # when a lost attempt started is unknown: the coordinator only sees its end
             session.add(Attempt(job_id=planned.job_id, number=attempt.number, state="lost",
-                                runner=attempt.runner, reason=attempt.error, finished_at=utcnow()))
+                                runner=attempt.runner, reason=attempt.error, started_at=now, finished_at=now))
             if not attempt.final:
                 return None
             session.execute(update(Job).where(Job.id == planned.job_id).values(
@@ -204,7 +205,7 @@ def _record_attempt(course: Course, store: Store, hw: str, keys: dict, planned: 
             device=execution.device, sandbox=execution.sandbox, wall_s=execution.wall_s, cpu_s=execution.cpu_s,
             peak_memory_mb=execution.maxrss_kb / 1024 if execution.maxrss_kb else None,
             exit_code=execution.exit_code, reason=execution.reason, log_tail=_log_tail(execution),
-            finished_at=utcnow()))
+            started_at=now - timedelta(seconds=execution.wall_s), finished_at=now))
         session.execute(update(Job).where(Job.id == planned.job_id).values(
             state=state, score=score, max_score=max_score, reason=execution.reason, finished_at=utcnow()))
     autograded = grading.autograded_notebook(planned.prepared, execution, verdicts)

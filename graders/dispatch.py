@@ -108,6 +108,9 @@ class Dispatcher:
         return future
 
 
+LOOPBACK = "127.0.0.1"  # a local cluster is reachable from this machine only
+
+
 def count_gpus() -> int:
     return len(glob.glob("/dev/nvidia[0-9]*"))
 
@@ -118,10 +121,10 @@ def local_cluster(workers: int, gpus: int) -> SpecCluster:
     for slot in range(workers):
         has_gpu = slot < gpus
         specs[slot] = {"cls": Nanny, "options": {
-            "nthreads": 1, "memory_limit": 0, "name": slot,
+            "nthreads": 1, "memory_limit": 0, "name": slot, "host": LOOPBACK,
             "resources": {"GPU": 1} if has_gpu else {},
             "env": {"CUDA_VISIBLE_DEVICES": str(slot) if has_gpu else ""}}}
-    scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": f"{LOOPBACK}:0", "host": LOOPBACK}}
     return SpecCluster(workers=specs, scheduler=scheduler, silence_logs=40)
 
 

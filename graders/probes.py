@@ -27,13 +27,14 @@ def probe(
     exact: bool = False,
     min: float | None = None,
     max: float | None = None,
+    agree: float | None = None,
 ) -> None:
     """Emit `value` under `name` for the grader; in plain Jupyter, just say it was recorded."""
     record = {
         "name": str(name),
         "value": encode(value),
         "options": {"weight": float(weight), "rtol": float(rtol), "atol": float(atol),
-                    "exact": bool(exact), "min": min, "max": max},
+                    "exact": bool(exact), "min": min, "max": max, "agree": agree},
     }
     if _emit is None:
         print(f"[probe] {name}: recorded for grading")

@@ -18,12 +18,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+import psutil
+
 from graders import wire
+from graders.cgroup import MemoryCgroup
 from graders.sandbox import Limits, Sandbox
 
 DEFAULT_PRELOAD = ("numpy", "torch", "matplotlib.pyplot")
 START_TIMEOUT_S = 120.0
 MAX_PROBES_PER_CELL = 10_000
+CGROUP_SLACK = 256 << 20  # copy-on-write copies of the zygote's pages and page cache, beyond memory_mb
 
 
 @dataclass
@@ -66,6 +70,7 @@ class WarmKernel:
         self.sandbox, self.slot, self.gpu, self.preload = sandbox, slot, gpu, preload
         self._proc: subprocess.Popen | None = None
         self._control: socket.socket | None = None
+        self._cgroup: MemoryCgroup | None = None
         self._stderr = tempfile.TemporaryFile()
 
     def start(self) -> None:
@@ -85,6 +90,12 @@ class WarmKernel:
             self.close()
             raise KernelStartError(f"sandboxed kernel did not start ({type(exc).__name__}): "
                                    f"{self.stderr_tail()}") from None
+        self._cgroup = MemoryCgroup.create(f"graders-{os.getpid()}-{self.slot}-{self._proc.pid}")
+        if self._cgroup is not None:
+            sandbox = [self._proc.pid] + [p.pid for p in psutil.Process(self._proc.pid).children(recursive=True)]
+            self._cgroup.adopt(sandbox)
+            for pid in sandbox:  # the OOM killer must pick the submission, never the zygote it forks from
+                _write_quietly(f"/proc/{pid}/oom_score_adj", "-1000")
 
     def close(self) -> None:
         """Kill the zygote and everything in its sandbox."""
@@ -95,6 +106,9 @@ class WarmKernel:
                 pass
             self._proc.wait()
             self._proc = None
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
         if self._control is not None:
             self._control.close()
             self._control = None
@@ -113,14 +127,24 @@ class WarmKernel:
         started = time.monotonic()
         deadline = started + limits.wall_s
         execution = Execution(cells={index: CellRun() for index, _ in cells}, sandbox=self.sandbox.name)
+        cgroup = self._cgroup
+        if cgroup is not None:
+            cgroup.limit((limits.memory_mb << 20) + CGROUP_SLACK)
+            cgroup.reset_peak()
+            oom_kills = cgroup.oom_kills()
         wire.send(self._control, {"op": "run", "limits": limits.for_kernel()})
         _, fds, _, _ = socket.recv_fds(self._control, 16, 1)
         with socket.socket(fileno=fds[0]) as job:
             execution.reason = self._drive(job, cells, files or {}, deadline, execution)
-        if execution.reason in ("timeout",) or (execution.reason or "").startswith("protocol"):
-            self.close()  # whatever is still running dies with the sandbox
-        else:
+        runaway = execution.reason == "timeout" or (execution.reason or "").startswith("protocol")
+        if not runaway:
             self._collect_exit(execution, deadline)
+        if cgroup is not None:
+            execution.maxrss_kb = max(execution.maxrss_kb or 0, cgroup.peak_bytes() >> 10)
+            if cgroup.oom_kills() > oom_kills and execution.reason != "timeout":
+                execution.reason = "memory limit (processes killed: out of memory)"
+        if runaway:
+            self.close()  # whatever is still running dies with the sandbox
         execution.wall_s = time.monotonic() - started
         return execution
 
@@ -181,9 +205,19 @@ class WarmKernel:
         execution.maxrss_kb = int(message.get("maxrss_kb", 0))
         if execution.reason == "kernel died":
             execution.reason = describe_exit(execution.exit_code)
+        # Subclasses count too: numpy raises _ArrayMemoryError, torch OutOfMemoryError.
         if execution.reason is None and any(
-                out.get("ename") == "MemoryError" for cell in execution.cells.values() for out in cell.outputs):
+                str(out.get("ename", "")).endswith("MemoryError")
+                for cell in execution.cells.values() for out in cell.outputs):
             execution.reason = "memory limit (MemoryError)"
+
+
+def _write_quietly(path: str, text: str) -> None:
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError:
+        pass
 
 
 def describe_exit(code: int) -> str:

@@ -94,6 +94,8 @@ def compare(expected: object, actual: object, options: dict) -> tuple[bool, str]
             bounds = " and ".join(s for s in (low is not None and f">= {low}", high is not None and f"<= {high}") if s)
             return False, f"{actual:.4g} is not {bounds}"
         return True, "passed"
+    if options.get("agree") is not None:
+        return _agreement(expected, actual, float(options["agree"]))
     if options.get("exact"):
         return (True, "passed") if _exactly_equal(expected, actual) else (False, "wrong value")
     return _close(expected, actual, float(options.get("rtol", 1e-5)), float(options.get("atol", 1e-8)))
@@ -130,6 +132,15 @@ def _close(expected: object, actual: object, rtol: float, atol: float) -> tuple[
     if not np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
         return False, "wrong value" if e.size == 1 else "wrong values"
     return True, "passed"
+
+
+def _agreement(expected: object, actual: object, needed: float) -> tuple[bool, str]:
+    """For labels: the fraction of elements equal to the key's must reach `needed`."""
+    e, a = np.asarray(expected), np.asarray(actual)
+    if e.shape != a.shape:
+        return False, f"wrong shape {tuple(a.shape)}"
+    share = float(np.mean(e == a)) if e.size else 1.0
+    return (True, "passed") if share >= needed else (False, f"{share:.0%} agree (needs {needed:.0%})")
 
 
 def _exactly_equal(expected: object, actual: object) -> bool:

@@ -46,6 +46,7 @@ def graded_class(hw1_generated, tmp_path_factory):
     submit(course, "dave", HW, with_cell_after(solved, "setup_torch", REWRITE_LATER_CELLS))
     submit(course, "frank", HW, with_cell_after(solved, "setup_torch", "import os\nos._exit(1)"))
     submit(course, "grace", HW, release_notebook(course, HW))
+    submit(course, "oscar", HW, with_cell_after(solved, "np_sgd", "def predict(params, X):\n    return y_test"))
     submit(course, "mallory", HW, b"{this is not a notebook")
     outcomes = autograde(course, HW, workers=2)
     return course, {o.student: o for o in outcomes}
@@ -76,6 +77,14 @@ def test_patching_allclose_and_swallowing_exceptions_gains_nothing(graded_class)
 def test_rewriting_later_cells_gains_nothing(graded_class):
     _, outcomes = graded_class
     assert outcomes["dave"].score == 0
+
+
+def test_predicting_the_visible_labels_earns_nothing_on_the_hidden_split(graded_class):
+    course, outcomes = graded_class
+    notebook = nbformat.read(course.autograded_dir("oscar", HW) / f"{HW}.ipynb", as_version=4)
+    [train] = [c.metadata["graders"] for c in notebook.cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") == "test_np_train"]
+    assert train["score"] == 0 and outcomes["oscar"].score == outcomes["alice"].score - train["max_points"]
 
 
 def test_a_kernel_that_exits_is_a_failed_attempt_with_its_reason_not_a_silent_zero(graded_class):

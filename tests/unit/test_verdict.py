@@ -64,3 +64,11 @@ def test_exact_comparison_for_integers_and_structures():
 def test_plain_assert_cells_pass_only_when_they_ran_without_error():
     assert judge_assert("t", 3, CellRun(status="ok")).score == 3
     assert judge_assert("t", 3, CellRun(status="error")).score == 0
+
+
+def test_agreement_counts_equal_labels_outside_the_kernel():
+    options = {**OPTIONS, "agree": 0.9}
+    expected = np.array([0, 1, 2, 1, 0, 2, 2, 1, 0, 1])
+    assert compare(expected, np.where(np.arange(10) == 3, 2, expected), options)[0]  # 9/10
+    ok, message = compare(expected, np.zeros(10, dtype=int), options)
+    assert not ok and message == "30% agree (needs 90%)"

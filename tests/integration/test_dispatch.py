@@ -1,0 +1,160 @@
+"""Dispatch through Dask, with real workers and sandboxes: the number of workers changes nothing,
+and a worker killed in the middle of a class run loses no job and grades none twice."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+from nbgrader.api import Gradebook
+from sqlalchemy import select
+
+from graders.autograde import autograde
+from graders.store import Store
+from graders.store.models import Attempt, Job
+from graders.validate import load_mutants, mutate
+from tests.conftest import copy_course
+from tests.helpers import release_notebook, solved_notebook, submit, with_cell_after
+
+HW = "hw1_backprop"
+SANDBOX_UID_BASE = 60000
+
+
+def small_class(course) -> list[str]:  # noqa: ANN001 - a Course
+    solved = solved_notebook(course, HW)
+    mutants = load_mutants(course, HW)
+    submit(course, "alice", HW, solved)
+    submit(course, "bob", HW, mutate(solved, mutants[0]))
+    submit(course, "carol", HW, mutate(solved, mutants[2]))
+    submit(course, "dave", HW, release_notebook(course, HW))
+    submit(course, "erin", HW, with_cell_after(solved, "test_grad_b1", "import os\nos._exit(3)"))
+    return ["alice", "bob", "carol", "dave", "erin"]
+
+
+def cell_scores(course, students: list[str]) -> dict[tuple[str, str], float | None]:  # noqa: ANN001
+    with Gradebook(course.db_url, course.course_id) as gradebook:
+        return {(student, grade.name): grade.auto_score
+                for student in students
+                for notebook in gradebook.find_submission(HW, student).notebooks
+                for grade in notebook.grades}
+
+
+def records(course) -> tuple[dict[str, list[Job]], dict[str, list[Attempt]]]:  # noqa: ANN001
+    store = Store(course.db_url, course.course_id)
+    jobs: dict[str, list[Job]] = {}
+    attempts: dict[str, list[Attempt]] = {}
+    with store.session() as session:
+        for job in session.scalars(select(Job).order_by(Job.id)):
+            jobs.setdefault(job.student, []).append(job)
+        for student, attempt in session.execute(select(Job.student, Attempt).join(Attempt).order_by(Attempt.id)):
+            attempts.setdefault(student, []).append(attempt)
+    store.close()
+    return jobs, attempts
+
+
+def test_one_and_two_workers_give_identical_scores(hw1_generated, tmp_path):
+    results = {}
+    for workers in (1, 2):
+        course = copy_course(hw1_generated, tmp_path / f"workers{workers}")
+        students = small_class(course)
+        outcomes = {o.student: (o.state, o.score, o.max_score, o.reason)
+                    for o in autograde(course, HW, workers=workers)}
+        results[workers] = outcomes, cell_scores(course, students)
+    assert results[1] == results[2]
+    outcomes, _ = results[1]
+    assert outcomes["alice"][:2] == ("done", 100) and outcomes["dave"][:2] == ("done", 0)
+    assert 0 < outcomes["bob"][1] < 100 and 0 < outcomes["carol"][1] < 100
+    assert outcomes["erin"][0] == "failed" and outcomes["erin"][3] == "kernel died (exit code 3)"
+
+
+def _worker_of(proc: psutil.Process, me: int) -> psutil.Process | None:
+    """The ancestor of `proc` that is a direct child of this test process: a Dask worker."""
+    for parent in proc.parents():
+        if parent.ppid() == me:
+            return parent
+    return None
+
+
+class WorkerKiller(threading.Thread):
+    """Waits for a sandboxed process named `comm`, then SIGKILLs the Dask worker above it, once."""
+
+    def __init__(self, comm: str, timeout_s: float = 240) -> None:
+        super().__init__(daemon=True)
+        self.comm, self.deadline = comm, time.monotonic() + timeout_s
+        self.killed: dict | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        me = psutil.Process().pid
+        while not self.stop.is_set() and time.monotonic() < self.deadline:
+            for proc in psutil.process_iter(["name", "uids"]):
+                if proc.info["name"] != self.comm or proc.info["uids"].real < SANDBOX_UID_BASE:
+                    continue
+                try:
+                    worker = _worker_of(proc, me)
+                    if worker is None:
+                        continue
+                    cmdline = " ".join(worker.cmdline())
+                    worker.send_signal(signal.SIGKILL)
+                except psutil.Error:
+                    continue
+                self.killed = {"pid": worker.pid, "cmdline": cmdline}
+                return
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def killed_run(hw1_generated, tmp_path):
+    course = copy_course(hw1_generated, tmp_path / "course")
+    students = small_class(course)
+    comm = f"sleep{secrets.token_hex(4)}"
+    # Sleeps on every attempt, so the killer finds the first one asleep; the retry then finishes.
+    sleeper = f"import ctypes, time\nctypes.CDLL(None).prctl(15, {comm.encode()!r}, 0, 0, 0)\ntime.sleep(4)\n"
+    submit(course, "sleeper", HW, with_cell_after(solved_notebook(course, HW), "mlp", sleeper))
+    killer = WorkerKiller(comm)
+    killer.start()
+    started = time.time()
+    try:
+        outcomes = {o.student: o for o in autograde(course, HW, workers=2)}
+    finally:
+        killer.stop.set()
+        killer.join()
+    return course, students + ["sleeper"], outcomes, killer.killed, comm, started
+
+
+def test_killing_a_worker_mid_run_loses_nothing_and_grades_nothing_twice(killed_run):
+    course, students, outcomes, killed, comm, started = killed_run
+    assert killed is not None, "the sleeping submission was never seen running"
+    assert "multiprocessing" in killed["cmdline"]  # a Dask worker process spawned by the LocalCluster
+
+    assert sorted(outcomes) == sorted(students)  # every submission has its one outcome
+    assert outcomes["sleeper"].state == "done" and outcomes["sleeper"].score == 100
+    assert outcomes["alice"].score == 100 and outcomes["dave"].score == 0
+    assert outcomes["erin"].reason == "kernel died (exit code 3)"
+
+    jobs, attempts = records(course)
+    for student in students:
+        assert len(jobs[student]) == 1, student  # one job per submission...
+        assert jobs[student][0].state in ("done", "failed"), student
+        states = [a.state for a in attempts[student]]
+        finished = [s for s in states if s != "lost"]
+        assert len(finished) == 1 and states[-1] == finished[0], (student, states)  # ...graded once, last
+        assert [a.number for a in attempts[student]] == list(range(1, len(states) + 1)), student
+    sleeper = attempts["sleeper"]
+    assert [a.state for a in sleeper] == ["lost", "done"]
+    assert sleeper[0].reason == "runner died during the attempt"
+    assert jobs["sleeper"][0].score == 100
+
+    with Gradebook(course.db_url, course.course_id) as gradebook:
+        assert sorted(s.student.id for s in gradebook.assignment_submissions(HW)) == sorted(students)
+        assert gradebook.find_submission(HW, "sleeper").code_score == 100
+
+    # the killed worker's sandbox died with it
+    deadline = time.monotonic() + 10
+    while any(p.info["name"] == comm for p in psutil.process_iter(["name"])) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(p.info["name"] == comm for p in psutil.process_iter(["name"]))
