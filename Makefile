@@ -6,12 +6,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-packages demo test bench clean
+.PHONY: install system-packages demo test bench hub clean
 
 install: system-packages $(STAMP)
 
 system-packages:
 	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; }
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@command -v configurable-http-proxy >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq node-configurable-http-proxy; }
+	@test -x /usr/lib/postgresql/15/bin/initdb || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +30,16 @@ test: install
 
 bench: install
 	$(BIN)/python bench/bench_autograde.py
+
+# JupyterHub on http://127.0.0.1:8000 (as root: it starts servers as each unix user). Makes the demo
+# users (students alice, bob; TA tom; instructor ines; password graders-demo) and the hub's copy of the
+# course in $(HUB_DIR)/dlcourse first. Ctrl-C stops the hub, its proxy, service and users' servers.
+HUB_DIR ?= /srv/graders
+hub: install
+	$(BIN)/python -m graders.hub.userenv $(VENV)
+	@for hw in $$(ls release); do test -d keys/$$hw || $(BIN)/graders generate $$hw; done
+	$(BIN)/python -m graders.hub.accounts create --course $(HUB_DIR)/dlcourse --from .
+	GRADERS_COURSE_ROOT=$(HUB_DIR)/dlcourse GRADERS_HUB_STATE=$(HUB_DIR)/hub $(BIN)/jupyterhub -f config/jupyterhub_config.py
 
 clean:
 	rm -rf $(VENV) autograded submitted feedback keys reports gradebook.db

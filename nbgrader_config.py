@@ -16,3 +16,20 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 
 # The platform's own settings.
 c.Graders.lang = os.environ.get("GRADERS_LANG", "en")  # language of release/: "en" or "fr"
+
+# Due dates (UTC unless a zone is given). Per-student extensions: `graders extend HW STUDENT --until ...`.
+c.Graders.due = {
+    "hw1_backprop": "2026-12-04 23:59:00 UTC",
+    "hw2_rnn_cnn": "2026-12-18 23:59:00 UTC",
+    "hw3_structured": "2027-01-15 23:59:00 UTC",
+    "hw4_sgd": "2027-01-29 23:59:00 UTC",
+}
+# Late penalties through nbgrader's LateSubmissionPlugin extension point (nbgrader's "none"/"zero" work too).
+# After changing the policy, `graders penalties all` recomputes every penalty from the stored scores.
+c.AssignLatePenalties.plugin_class = "graders.deadlines.PercentPerDay"
+c.PercentPerDay.percent_per_day = 10  # per started day late
+c.PercentPerDay.grace_minutes = 15
+c.PercentPerDay.zero_after_days = 7
+
+# formgrader loads this file too: importing the audit hook puts its manual grades in the audit trail.
+import graders.store.audit  # noqa: E402,F401

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from graders import grading
 from graders.course import Course, CourseError
+from graders.deadlines import apply_penalties
 from graders.dispatch import AttemptResult, Dispatcher
 from graders.generate import load_keys
 from graders.keys import NotebookKey
@@ -92,6 +93,9 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
                     if outcome is not None:
                         outcomes.append(outcome)
                         report(outcome)
+        graded = sorted({o.student for o in outcomes if o.state != "skipped"})
+        if graded:  # late penalties follow the new scores, as nbgrader's autograde does
+            apply_penalties(course, store, hw, graded)
         with store.session() as session:
             session.execute(update(GradingRun).where(GradingRun.id == run_id)
                             .values(state="done", finished_at=utcnow()))

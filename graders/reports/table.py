@@ -1,66 +1,130 @@
 """One table of a homework's grades: a row per student, a column per graded question.
 
-Built from nbgrader's gradebook (scores, late penalties, manual flags) and the
-platform's grading records (whether grading failed, and why), so that a crash
-never reads as a plain 0.
+Built from nbgrader's gradebook (scores, late penalties, manual flags, submission
+times) and the platform's grading records (whether grading failed, and why), so
+that a crash never reads as a plain 0: a failed or missing submission has no
+final score, and its status says why.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import select
 
 from graders.store import Store
-from graders.store.models import Job
+from graders.store.models import Attempt, Job
+
+GRADED, NEEDS_MANUAL, MISSING, FAILED = "graded", "needs manual", "missing", "failed"
+
+
+@dataclass(frozen=True)
+class Question:
+    notebook: str
+    name: str
+    max_score: float
+    manual: bool
+
+
+def questions(store: Store, hw: str) -> list[Question]:
+    """The graded cells of `hw`, in notebook order."""
+    with store.gradebook() as gradebook:
+        assignment = gradebook.find_assignment(hw)
+        return [Question(nb.name, cell.name, cell.max_score, cell.cell_type == "markdown")
+                for nb in assignment.notebooks for cell in nb.grade_cells]
 
 
 def grade_table(store: Store, hw: str) -> pd.DataFrame:
     """Columns: student, one per question (grade id), raw_score, late_penalty, final_score, max_score,
-    needs_manual, status."""
-    status = _latest_status(store, hw)
+    needs_manual, status, submitted_at (UTC), hours_late.
+
+    status is "graded", "needs manual", "failed: <reason>" or "missing"; final_score is empty unless the
+    submission was graded (possibly still waiting for a manual grade).
+    """
+    failures = _failures(store, hw)
+    graded = questions(store, hw)
+    max_score = sum(q.max_score for q in graded)
     rows = []
     with store.gradebook() as gradebook:
-        assignment = gradebook.find_assignment(hw)
-        questions = [(nb.name, cell.name, cell.max_score) for nb in assignment.notebooks for cell in nb.grade_cells]
-        max_score = sum(m for _, _, m in questions)
         for student in sorted(s.id for s in gradebook.students):
-            rows.append(_row(gradebook, hw, student, questions, max_score, status))
-    columns = ["student", *[q for _, q, _ in questions], "raw_score", "late_penalty", "final_score",
-               "max_score", "needs_manual", "status"]
+            rows.append(_row(gradebook, hw, student, graded, max_score, failures))
+    columns = ["student", *[q.name for q in graded], "raw_score", "late_penalty", "final_score", "max_score",
+               "needs_manual", "status", "submitted_at", "hours_late"]
     return pd.DataFrame(rows, columns=columns)
 
 
-def _row(gradebook: Gradebook, hw: str, student: str, questions: list, max_score: float,
-         status: dict[str, str]) -> dict:
+def is_failed(status: str) -> bool:
+    return status.startswith(FAILED)
+
+
+def _row(gradebook: Gradebook, hw: str, student: str, graded: list[Question], max_score: float,
+         failures: dict[str, str]) -> dict:
     row: dict = {"student": student, "max_score": max_score}
     try:
         submission = gradebook.find_submission(hw, student)
     except MissingEntry:
-        row.update({q: None for _, q, _ in questions})
-        row.update(raw_score=None, late_penalty=None, final_score=None, needs_manual=False, status="missing")
+        row.update({q.name: None for q in graded})
+        row.update(raw_score=None, late_penalty=None, final_score=None, needs_manual=False, status=MISSING,
+                   submitted_at=None, hours_late=None)
         return row
-    for notebook, question, _ in questions:
-        grade = gradebook.find_grade(question, notebook, hw, student)
-        row[question] = grade.score
+    for question in graded:
+        row[question.name] = gradebook.find_grade(question.name, question.notebook, hw, student).score
     penalty = submission.late_submission_penalty or 0.0
-    row.update(raw_score=submission.score, late_penalty=penalty, final_score=max(0.0, submission.score - penalty),
-               needs_manual=bool(submission.needs_manual_grade), status=status.get(student, "graded"))
-    if row["needs_manual"] and row["status"] == "graded":
-        row["status"] = "needs manual"
+    needs_manual = bool(submission.needs_manual_grade)
+    if student in failures:
+        status = f"{FAILED}: {failures[student]}"
+    else:
+        status = NEEDS_MANUAL if needs_manual else GRADED
+    row.update(raw_score=submission.score, late_penalty=penalty,
+               final_score=None if is_failed(status) else max(0.0, submission.score - penalty),
+               needs_manual=needs_manual, status=status,
+               submitted_at=submission.timestamp, hours_late=round(submission.total_seconds_late / 3600, 2))
     return row
 
 
-def _latest_status(store: Store, hw: str) -> dict[str, str]:
-    """student -> "graded" or "failed: reason", from the newest finished job of each notebook."""
-    status: dict[str, str] = {}
+def _failures(store: Store, hw: str) -> dict[str, str]:
+    """student -> reason, when the newest finished job of one of their notebooks failed."""
     with store.session() as session:
         jobs = session.scalars(select(Job).where(Job.assignment == hw, Job.state.in_(("done", "failed")))
                                .order_by(Job.id)).all()
     latest = {(j.student, j.notebook): j for j in jobs}
-    for (student, _), job in sorted(latest.items()):
+    failed: dict[str, list[tuple[str, str]]] = {}
+    for (student, notebook), job in sorted(latest.items()):
         if job.state == "failed":
-            status[student] = f"failed: {job.reason}"
-        else:
-            status.setdefault(student, "graded")
-    return status
+            failed.setdefault(student, []).append((notebook, job.reason or "unknown reason"))
+    return {student: items[0][1] if len(items) == 1 else "; ".join(f"{nb}: {reason}" for nb, reason in items)
+            for student, items in failed.items()}
+
+
+def attempts(store: Store, hw: str) -> pd.DataFrame:
+    """Every grading attempt of `hw`: student, notebook, run, number, state, wall_s, cpu_s, peak_memory_mb,
+    runner, device, reason, finished_at."""
+    with store.session() as session:
+        rows = session.execute(
+            select(Job.student, Job.notebook, Job.run_id, Attempt.number, Attempt.state, Attempt.wall_s,
+                   Attempt.cpu_s, Attempt.peak_memory_mb, Attempt.runner, Attempt.device, Attempt.reason,
+                   Attempt.finished_at)
+            .join(Attempt, Attempt.job_id == Job.id).where(Job.assignment == hw)
+            .order_by(Job.run_id, Job.student, Job.notebook, Attempt.number)).all()
+    return pd.DataFrame([r._asdict() for r in rows],
+                        columns=["student", "notebook", "run_id", "number", "state", "wall_s", "cpu_s",
+                                 "peak_memory_mb", "runner", "device", "reason", "finished_at"])
+
+
+def lms_grade(row: pd.Series) -> tuple[float | None, str]:
+    """What an LMS import gets for one homework: a score only once it is final, else none and why."""
+    status = row["status"]
+    if status == GRADED:
+        note = f"late penalty {row['late_penalty']:g}" if row["late_penalty"] else ""
+        return float(row["final_score"]), note
+    if status == NEEDS_MANUAL:
+        return None, "needs manual grading"
+    return None, status
+
+
+def student_names(store: Store) -> dict[str, tuple[str, str]]:
+    """student id -> (first name, last name) as the gradebook knows them (empty when unknown)."""
+    with store.gradebook() as gradebook:
+        return {s.id: (s.first_name or "", s.last_name or "") for s in gradebook.students}

@@ -17,6 +17,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from graders.store import audit  # noqa: F401 - from now on every grade change is audited
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

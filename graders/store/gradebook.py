@@ -6,6 +6,7 @@ from datetime import datetime
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from graders.store.audit import acting
 from graders.verdict import CellVerdict
 
 
@@ -25,11 +26,12 @@ def record_grades(gradebook: Gradebook, assignment: str, student: str, notebook:
     except MissingEntry:
         raise AssignmentNotReleased(
             f"{assignment} is not in the gradebook: run `graders generate {assignment}` first") from None
-    gradebook.update_or_create_student(student)
-    extra = {"timestamp": timestamp} if timestamp is not None else {}
-    gradebook.update_or_create_submission(assignment, student, **extra)
-    for verdict in verdicts:
-        grade = gradebook.find_grade(verdict.grade_id, notebook, assignment, student)
-        grade.auto_score = verdict.score
-        grade.needs_manual_grade = grade.manual_score is not None or verdict.score is None
-    gradebook.db.commit()
+    with acting("autograde"):
+        gradebook.update_or_create_student(student)
+        extra = {"timestamp": timestamp} if timestamp is not None else {}
+        gradebook.update_or_create_submission(assignment, student, **extra)
+        for verdict in verdicts:
+            grade = gradebook.find_grade(verdict.grade_id, notebook, assignment, student)
+            grade.auto_score = verdict.score
+            grade.needs_manual_grade = grade.manual_score is not None or verdict.score is None
+        gradebook.db.commit()

@@ -79,3 +79,32 @@ class Attempt(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[str | None] = mapped_column(Text)
     job: Mapped[Job] = relationship(back_populates="attempts")
+
+
+class Extension(Base):
+    """A student's own due date for a homework, granted by a person; the latest grant counts."""
+
+    __tablename__ = "graders_extension"
+    __table_args__ = (UniqueConstraint("assignment", "student"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment: Mapped[str] = mapped_column(String(128), index=True)
+    student: Mapped[str] = mapped_column(String(128))
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_by: Mapped[str] = mapped_column(String(128))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEvent(Base):
+    """One change of a grade, penalty, extension or due date: who, when, old and new value. Never updated."""
+
+    __tablename__ = "graders_audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))  # autograde | manual | late penalty | extension | ...
+    assignment: Mapped[str] = mapped_column(String(128), index=True)
+    student: Mapped[str | None] = mapped_column(String(128), index=True)
+    notebook: Mapped[str | None] = mapped_column(String(128))
+    item: Mapped[str] = mapped_column(String(256))  # e.g. "test_forward.auto_score", "late_penalty"
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)

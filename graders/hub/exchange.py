@@ -1,0 +1,139 @@
+"""nbgrader exchange backend that talks to the `grading` hub service (graders/hub/service.py).
+
+Selected in the single-user servers' nbgrader config through nbgrader's own
+extension point (`c.ExchangeFactory.list = "graders.hub.exchange.HubList"`, ...),
+so nbgrader's Assignments tab works unchanged. Nothing is shared on disk: each
+call carries the server's JupyterHub API token, and the service decides who the
+caller is. The course's release/ folder is the released set and submissions land
+straight in submitted/, so nbgrader's release and collect steps have nothing to do.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from nbgrader.exchange.abc import (Exchange, ExchangeFetchAssignment, ExchangeFetchFeedback, ExchangeList,
+                                   ExchangeSubmit)
+from traitlets import Unicode, default
+
+TIMEOUT_S = 60
+
+
+class HubExchange(Exchange):
+    service_url = Unicode(help="base URL of the grading service, e.g. http://127.0.0.1:8091/services/grading/"
+                          ).tag(config=True)
+
+    @default("service_url")
+    def _service_url(self) -> str:
+        return os.environ.get("GRADERS_EXCHANGE_URL", "")
+
+    def call(self, method: str, path: str, body: dict | None = None) -> object:
+        """One authenticated request to the service; its JSON answer (or ExchangeError with its message)."""
+        url = self.service_url.rstrip("/") + "/" + path
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method, headers={
+            "Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}",
+            "Content-Type": "application/json", "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            self.fail(f"grading service: {exc.code} {exc.reason}")
+        except urllib.error.URLError as exc:
+            self.fail(f"grading service unreachable at {url}: {exc.reason}")
+
+    def local_dir(self, hw: str) -> Path:
+        return Path(self.assignment_dir) / hw
+
+    def init_src(self) -> None:
+        pass
+
+    def init_dest(self) -> None:
+        pass
+
+    def copy_files(self) -> None:
+        pass
+
+
+class HubList(HubExchange, ExchangeList):
+    def list_files(self) -> list[dict]:
+        assignments = [a for a in self.call("GET", "api/assignments")
+                       if not self.coursedir.course_id or a["course_id"] == self.coursedir.course_id]
+        if self.cached:  # nbgrader asks for "submitted" assignments with cached=True
+            return [self._submitted(a) for a in assignments if a["status"]]
+        return [self._released(a) for a in assignments]
+
+    def remove_files(self) -> list[dict]:
+        self.fail("removing released assignments is done in the course folder, not through the hub")
+
+    def _released(self, assignment: dict) -> dict:
+        folder = self.local_dir(assignment["assignment_id"])
+        fetched = folder.is_dir()
+        return {"course_id": assignment["course_id"], "assignment_id": assignment["assignment_id"],
+                "status": "fetched" if fetched else "released",
+                "path": str(folder.resolve()) if fetched else "",
+                "notebooks": [{"notebook_id": p.stem, "path": str(p.resolve())}
+                              for p in sorted(folder.glob("*.ipynb"))] if fetched else []}
+
+    def _submitted(self, assignment: dict) -> dict:
+        status, hw = assignment["status"], assignment["assignment_id"]
+        timestamp = status["timestamp"]
+        local = self.local_dir(hw) / "feedback" / timestamp
+        ready = status["state"] in ("graded", "failed")
+        has_local = local.is_dir() and any(local.glob("*.html"))
+        submission = {
+            "course_id": assignment["course_id"], "student_id": status["student"], "assignment_id": hw,
+            "timestamp": timestamp, "status": "submitted", "path": "",
+            "notebooks": [], "grading_status": status["state"], "reason": status.get("reason"),
+            "has_local_feedback": has_local, "has_exchange_feedback": ready, "feedback_updated": False,
+            "local_feedback_path": str(local.resolve()) if has_local else None}
+        return {"course_id": assignment["course_id"], "student_id": status["student"], "assignment_id": hw,
+                "status": "submitted", "submissions": [submission]}
+
+
+class HubFetchAssignment(HubExchange, ExchangeFetchAssignment):
+    def copy_files(self) -> None:
+        hw = self.coursedir.assignment_id
+        target = self.local_dir(hw)
+        if target.exists():
+            self.fail(f"You already have a copy of {hw} in {target}: move it away to fetch it again")
+        files = self.call("GET", f"api/assignments/{hw}/release")
+        for name, data in files.items():
+            path = (target / name).resolve()
+            if target.resolve() not in path.parents:
+                self.fail(f"refusing to write outside {target}: {name}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(base64.b64decode(data))
+        self.log.info("Fetched %s into %s", hw, target)
+
+
+class HubSubmit(HubExchange, ExchangeSubmit):
+    def copy_files(self) -> None:
+        hw = self.coursedir.assignment_id
+        folder = self.local_dir(hw)
+        if not folder.is_dir():
+            self.fail(f"No folder {folder}: fetch {hw} first")
+        files = {p.name: base64.b64encode(p.read_bytes()).decode() for p in sorted(folder.glob("*.ipynb"))}
+        status = self.call("POST", f"api/assignments/{hw}/submit", {"files": files})
+        self.log.info("Submitted %s at %s (server time): %s", hw, status["timestamp"], status["state"])
+
+
+class HubFetchFeedback(HubExchange, ExchangeFetchFeedback):
+    def copy_files(self) -> None:
+        hw = self.coursedir.assignment_id
+        answer = self.call("GET", f"api/assignments/{hw}/feedback")
+        status = answer["status"]
+        if status["state"] not in ("graded", "failed"):
+            self.fail(f"{hw} is {status['state']}: no feedback yet")
+        from graders.hub.feedback import to_html
+
+        target = self.local_dir(hw) / "feedback" / status["timestamp"]
+        target.mkdir(parents=True, exist_ok=True)
+        for notebook in answer["notebooks"]:
+            (target / f"{notebook['notebook']}.html").write_text(to_html(hw, [notebook], status))
+        self.log.info("Feedback for %s in %s", hw, target)

@@ -1,0 +1,56 @@
+"""A Python environment that every unix user can run: the project's packages on a system interpreter.
+
+The project's virtualenv may sit on an interpreter that only root can reach
+(pyenv under /root), while single-user servers run as each student. This makes
+`<venv>/hub/`, a venv on the system's python3 of the same minor version whose
+site-packages load the project venv's (`site.addsitedir`, so the editable
+`graders` install works too); share/ and etc/ point at the project venv's, so
+Jupyter finds nbgrader's extensions there. Nothing is copied or installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def make(venv: Path, python: str = SYSTEM_PYTHON) -> Path:
+    """Create (or refresh) `venv`/hub and return its python."""
+    venv = venv.resolve()
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    theirs = subprocess.run([python, "-c", "import sys; print(f'python{sys.version_info.major}."
+                             "{sys.version_info.minor} {sys.version.split()[0]}')"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    if theirs[0] != version:
+        raise SystemExit(f"{python} is {theirs[0]}, the project venv is {version}: they must match")
+    hub = venv / "hub"
+    site_packages = hub / "lib" / version / "site-packages"
+    (hub / "bin").mkdir(parents=True, exist_ok=True)
+    site_packages.mkdir(parents=True, exist_ok=True)
+    (hub / "pyvenv.cfg").write_text(f"home = {Path(python).parent}\ninclude-system-site-packages = false\n"
+                                    f"version = {theirs[1]}\n")
+    for name, target in (("bin/python3", python), ("share", "../share"), ("etc", "../etc")):
+        link = hub / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(target, link)
+    project = venv / "lib" / version / "site-packages"
+    (site_packages / "graders_project_venv.pth").write_text(f"import site; site.addsitedir({str(project)!r})\n")
+    return hub / "bin" / "python3"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("venv", type=Path, help="the project virtualenv (.venv)")
+    parser.add_argument("--python", default=SYSTEM_PYTHON)
+    args = parser.parse_args()
+    print(make(args.venv, args.python))
+
+
+if __name__ == "__main__":
+    main()
