@@ -14,6 +14,7 @@ import base64
 import glob
 import os
 import socket
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def _this_runner() -> tuple[str, int, bool]:
         worker = get_worker()
     except (ImportError, ValueError):
         return f"{socket.gethostname()}:{os.getpid()}", 0, bool(glob.glob("/dev/nvidia[0-9]*"))
-    slot = int(worker.name) if str(worker.name).isdigit() else abs(hash(worker.name)) % 1000
+    slot = int(worker.name) if str(worker.name).isdigit() else zlib.crc32(str(worker.name).encode()) % 1000
     return worker.address, slot, worker.state.total_resources.get("GPU", 0) > 0
 
 
