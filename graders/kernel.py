@@ -5,7 +5,7 @@ torch, IPython, ...) and waits on its control socket. For each `run` request it
 hands the grader a fresh socket pair end and forks:
 
     zygote ─ fork ─> C1: new user, mount, pid, ipc namespaces; waits for C2
-                        └ fork ─> C2: pid 1 of the new namespace, private /tmp; reaps
+                        └ fork ─> C2: pid 1 of the new namespace, private scratch; reaps
                                     └ fork ─> C3: limits, no capabilities; runs the cells
 
 When C2 exits the kernel kills every process left in its namespace, and its
@@ -26,6 +26,7 @@ import resource
 import signal
 import socket
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -37,8 +38,7 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 0x40000, 0x2, 0x4
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
-SCRATCH = "/tmp"
-WORKDIR = "/tmp/work"
+SCRATCH = "/scratch"  # set by --scratch; the submission's only writable place (also HOME and TMPDIR)
 OUTPUT_LIMIT = 1 << 20  # characters of captured output kept per cell
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gid", type=int)
     parser.add_argument("--isolate", action="store_true", help="namespaces per submission")
     parser.add_argument("--preload", default="")
+    parser.add_argument("--scratch", default=SCRATCH)
     args = parser.parse_args(argv)
+    _set_scratch(args.scratch)
     if args.uid is not None:
         _drop_to(args.uid, args.gid if args.gid is not None else args.uid)
     # Non-dumpable: a submission running as the same uid cannot ptrace or read our memory.
@@ -181,9 +183,11 @@ def _execute(sock: socket.socket, shell: Any, limits: dict) -> None:
     _drop_capabilities()
     _apply_limits(limits)
     _quiet_std_fds()
-    os.makedirs(WORKDIR, exist_ok=True)
-    os.chdir(WORKDIR)
-    os.environ["HOME"] = WORKDIR
+    workdir = _workdir()
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    os.environ.update(HOME=workdir, TMPDIR=SCRATCH)
+    tempfile.tempdir = None  # the zygote may have cached a temporary folder it saw before the fork
     setup = wire.recv(sock)
     for relpath, content in setup.get("files", {}).items():
         _write_file(relpath, content)
@@ -313,12 +317,22 @@ def _device_name() -> str:
 def _write_file(relpath: str, content: str) -> None:
     import base64
 
-    path = os.path.normpath(os.path.join(WORKDIR, relpath))
-    if not path.startswith(WORKDIR + os.sep):
+    workdir = _workdir()
+    path = os.path.normpath(os.path.join(workdir, relpath))
+    if not path.startswith(workdir + os.sep):
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(base64.b64decode(content))
+
+
+def _set_scratch(path: str) -> None:
+    global SCRATCH
+    SCRATCH = path
+
+
+def _workdir() -> str:
+    return os.path.join(SCRATCH, "work")
 
 
 def _status_code(status: int) -> int:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import graders
 
+SCRATCH = "/scratch"  # inside the sandbox: the kernel's tmpfs, replaced by a fresh one per submission
 SLOT_UID_BASE = 60000  # worker slot k runs as uid 60000 + k when the grader is root
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime",
              "passwd", "group", "nsswitch.conf", "mime.types")
@@ -59,13 +61,15 @@ class Sandbox(ABC):
 
     def environment(self, gpu: bool) -> dict[str, str]:
         """The only environment variables the kernel sees: nothing of the grader's."""
+        scratch = self.scratch()
         env = {
             "PATH": f"{Path(sys.prefix) / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-            "HOME": "/tmp",
+            "HOME": scratch,
+            "TMPDIR": scratch,
             "LANG": "C.UTF-8",
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
-            "MPLCONFIGDIR": "/tmp/matplotlib",
+            "MPLCONFIGDIR": f"{scratch}/matplotlib",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONNOUSERSITE": "1",
             "PYTHONUNBUFFERED": "1",
@@ -76,6 +80,10 @@ class Sandbox(ABC):
             env["CUDA_VISIBLE_DEVICES"] = ""
         return env
 
+    @abstractmethod
+    def scratch(self) -> str:
+        """The kernel's writable folder (a private tmpfs per submission when isolated)."""
+
 
 class NoSandbox(Sandbox):
     """A plain subprocess: limits and clean-up, but no isolation from the course files."""
@@ -83,8 +91,14 @@ class NoSandbox(Sandbox):
     name = "none"
     isolated = False
 
+    def __init__(self) -> None:
+        self._scratch = tempfile.mkdtemp(prefix="graders-unsafe-")
+
     def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
-        return kernel_argv
+        return kernel_argv + ["--scratch", self._scratch]
+
+    def scratch(self) -> str:
+        return self._scratch
 
 
 class BubblewrapSandbox(Sandbox):
@@ -103,12 +117,15 @@ class BubblewrapSandbox(Sandbox):
     def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
         args = [self.bwrap, "--die-with-parent", "--new-session",
                 "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        # /tmp first: a course cloned under /tmp binds its virtualenv there; then it is made read-only,
+        # so that no two submissions of one kernel can pass files through it.
+        args += ["--perms", "1777", "--tmpfs", "/tmp"]
         args += _system_view() + _python_view() + (_gpu_view() if gpu else [])
-        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp",
-                 "--clearenv"]
+        args += ["--remount-ro", "/tmp", "--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", "--tmpfs", SCRATCH, "--chdir", SCRATCH, "--clearenv"]
         for key, value in self.environment(gpu).items():
             args += ["--setenv", key, value]
-        argv = list(kernel_argv) + ["--isolate"]
+        argv = list(kernel_argv) + ["--isolate", "--scratch", SCRATCH]
         if os.geteuid() == 0:
             # Root keeps only the right to become the slot's own unprivileged uid, which
             # the kernel does first thing: process limits do not apply to root.
@@ -118,6 +135,10 @@ class BubblewrapSandbox(Sandbox):
         else:
             args += ["--unshare-user"]
         return args + ["--"] + argv
+
+
+    def scratch(self) -> str:
+        return SCRATCH
 
 
 def _system_view() -> list[str]:

@@ -249,7 +249,7 @@ DAEMON_LIFE_S = 20
 def daemon(marker: str, targets: list[str]) -> str:
     """Double fork + setsid; the grandchild appends to `targets` twice a second for DAEMON_LIFE_S.
 
-    The last target is in the sandbox's scratch /tmp, so the cell can tell that the
+    The last target is in the submission's scratch folder, so the cell can tell that the
     daemon runs; the others are host paths it must never reach.
     """
     body = (f"import sys, time\nend = time.monotonic() + {DAEMON_LIFE_S}\n"
@@ -297,7 +297,8 @@ targets += [(os.path.join(d, "zz_graders_attack.pth"), pth) for d in site.getsit
 targets += [(os.path.join(h, ".ipython", "profile_default", "startup", "00-attack.py"), payload)
             for h in (home, "/tmp", *{host_home_targets!r})]
 targets += [(os.path.join(h, ".jupyter", "jupyter_config.py"), payload) for h in (home, "/tmp", *{host_home_targets!r})]
-targets += [("/tmp/matplotlib/matplotlibrc", "# {marker}\\nbackend: agg\\n")]
+targets += [(os.path.join(os.environ.get("MPLCONFIGDIR", "/tmp/matplotlib"), "matplotlibrc"),
+             "# {marker}\\nbackend: agg\\n")]
 for path, content in targets:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -250,11 +250,12 @@ def attack_class(hw1_generated: Course, tmp_path_factory: pytest.TempPathFactory
     new_files = [str(root / f"PWNED-{TOKEN}"), str(root / "source" / HW / f"PWNED-{TOKEN}"),
                  str(root / "keys" / HW / f"PWNED-{TOKEN}"), str(alice_dir / f"PWNED-{TOKEN}"),
                  str(root / "release" / HW / f"PWNED-{TOKEN}"), str(REPO / f"PWNED-{TOKEN}"),
-                 str(REPO / "graders" / f"PWNED-{TOKEN}"), f"/tmp/PWNED-{TOKEN}"]  # the last: scratch
+                 str(REPO / "graders" / f"PWNED-{TOKEN}"), f"/tmp/PWNED-{TOKEN}",
+                 f"/scratch/PWNED-{TOKEN}"]  # the last: the submission's own scratch folder
     existing_files = [str(alice_dir / f"{HW}.ipynb"), str(root / "keys" / HW / f"{HW}.json"),
                       str(root / "source" / HW / f"{HW}.ipynb")]
     daemon_targets = [str(root / f"DAEMON-WROTE-{TOKEN}"), str(alice_dir / f"DAEMON-WROTE-{TOKEN}"),
-                      f"/tmp/DAEMON-WROTE-{TOKEN}"]  # the last: the sandbox's scratch
+                      f"/scratch/DAEMON-WROTE-{TOKEN}"]  # the last: the submission's own scratch
 
     listener = socket.socket()
     listener.bind(("0.0.0.0", 0))

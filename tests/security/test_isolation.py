@@ -57,7 +57,7 @@ def test_alice_sees_her_own_extra_files_and_nobody_else_does(attack_class):
 
 def test_nothing_is_written_to_the_course_or_the_gradebook(attack_class):
     out = attack_class.outputs("atk_write")
-    scratch = attack_class.extra["new_files"][-1]  # /tmp/PWNED-...: the sandbox's own scratch /tmp
+    scratch = attack_class.extra["new_files"][-1]  # /scratch/PWNED-...: the submission's own scratch
     assert [line for line in out.splitlines() if line.startswith("WROTE ")] == [f"WROTE {scratch}"]
     assert _lines(out, "DENIED ") == len(attack_class.extra["new_files"]) - 1 + 3 + 1  # every write was tried
     assert attack_class.before == attack_class.after  # source, keys, release, submissions byte-identical

@@ -20,7 +20,7 @@ def test_startup_files_land_only_in_the_scratch_space(later_students):
     assert "ATTACK-RAN startup" in out
     assert "WRITABLE" not in out  # the platform's own code is read-only
     wrote = [line.split()[1] for line in out.splitlines() if line.startswith("WROTE ")]
-    assert wrote and all(path.startswith("/tmp/") for path in wrote), wrote
+    assert wrote and all(path.startswith("/scratch/") for path in wrote), wrote
     denied = [line.split()[1] for line in out.splitlines() if line.startswith("DENIED ")]
     assert any("site-packages" in path for path in denied) and any(".ipython" in path for path in denied)
     assert leaked_startup_files() == []
