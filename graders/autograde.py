@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 import nbformat
+from nbgrader.api import Gradebook
 from nbgrader.utils import parse_utc
 from sqlalchemy import select, update
 
@@ -73,26 +74,30 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
             session.add(run)
             session.flush()
             run_id = run.id
-        planned, jobs = [], []
-        for student in students:
-            for notebook in course.notebooks(hw):
-                result = _plan_one(course, store, run_id, hw, student, notebook, keys, homework, sandbox, force)
-                if isinstance(result, Outcome):
-                    outcomes.append(result)
-                    report(result)
-                else:
-                    planned.append(result[0])
-                    jobs.append(result[1])
-        if on_planned:
-            on_planned(len(jobs))
-        by_key = {job.key: p for p, job in zip(planned, jobs)}
-        if jobs:
-            with Dispatcher(workers, scheduler) as dispatcher:
-                for attempt in dispatcher.run(jobs):
-                    outcome = _record_attempt(course, store, hw, keys, by_key[attempt.job.key], attempt)
-                    if outcome is not None:
-                        outcomes.append(outcome)
-                        report(outcome)
+        # One gradebook for the whole run: nbgrader's Gradebook() starts an `alembic` process each time.
+        with store.gradebook() as gradebook:
+            planned, jobs = [], []
+            for student in students:
+                for notebook in course.notebooks(hw):
+                    result = _plan_one(course, store, gradebook, run_id, hw, student, notebook, keys, homework,
+                                       sandbox, force)
+                    if isinstance(result, Outcome):
+                        outcomes.append(result)
+                        report(result)
+                    else:
+                        planned.append(result[0])
+                        jobs.append(result[1])
+            if on_planned:
+                on_planned(len(jobs))
+            by_key = {job.key: p for p, job in zip(planned, jobs)}
+            if jobs:
+                with Dispatcher(workers, scheduler) as dispatcher:
+                    for attempt in dispatcher.run(jobs):
+                        outcome = _record_attempt(course, store, gradebook, hw, keys, by_key[attempt.job.key],
+                                                  attempt)
+                        if outcome is not None:
+                            outcomes.append(outcome)
+                            report(outcome)
         graded = sorted({o.student for o in outcomes if o.state != "skipped"})
         if graded:  # late penalties follow the new scores, as nbgrader's autograde does
             apply_penalties(course, store, hw, graded)
@@ -124,8 +129,8 @@ def _interrupt_stale_runs(session, hw: str) -> None:  # noqa: ANN001 - a Session
     session.execute(update(GradingRun).where(GradingRun.id.in_(stale)).values(state="interrupted"))
 
 
-def _plan_one(course: Course, store: Store, run_id: int, hw: str, student: str, notebook: str,
-              keys: dict, homework, sandbox: str, force: bool):  # noqa: ANN001, ANN202
+def _plan_one(course: Course, store: Store, gradebook: Gradebook, run_id: int, hw: str, student: str,
+              notebook: str, keys: dict, homework, sandbox: str, force: bool):  # noqa: ANN001, ANN202
     folder = course.submission_dir(student, hw)
     path = folder / f"{notebook}.ipynb"
     data = path.read_bytes() if path.is_file() else b""
@@ -146,7 +151,8 @@ def _plan_one(course: Course, store: Store, run_id: int, hw: str, student: str, 
         prepared = prepare(instructor_notebook(course, hw, notebook, lang), submitted)
         prepared.notes[:0] = notes
     except BadSubmission as exc:
-        return _fail_unrunnable(course, store, hw, keys[notebook], job_id, student, notebook, timestamp, str(exc))
+        return _fail_unrunnable(course, store, gradebook, hw, keys[notebook], job_id, student, notebook,
+                                timestamp, str(exc))
     files = grading.extra_files(folder)
     job = grading.make_job(f"{student}/{notebook}", prepared, homework, sandbox, files)
     with store.session() as session:
@@ -172,15 +178,14 @@ def _timestamp(folder) -> datetime | None:  # noqa: ANN001 - a Path
     return None
 
 
-def _fail_unrunnable(course: Course, store: Store, hw: str, key: NotebookKey, job_id: int, student: str,
-                     notebook: str, timestamp: datetime | None, reason: str) -> Outcome:
+def _fail_unrunnable(course: Course, store: Store, gradebook: Gradebook, hw: str, key: NotebookKey, job_id: int,
+                     student: str, notebook: str, timestamp: datetime | None, reason: str) -> Outcome:
     """A submission that cannot even be read: zero auto score, recorded as failed with its reason."""
     instructor = instructor_notebook(course, hw, notebook)
     verdicts = grading.judge(instructor, key, Execution(cells={
         i: CellRun(status="not run") for i, c in enumerate(instructor.cells) if c.cell_type == "code"}))
     max_score = _max(verdicts)
-    with store.gradebook() as gradebook:
-        record_grades(gradebook, hw, student, notebook, verdicts, timestamp)
+    record_grades(gradebook, hw, student, notebook, verdicts, timestamp)
     with store.session() as session:
         session.add(Attempt(job_id=job_id, number=1, state="failed", reason=reason, finished_at=utcnow()))
         session.execute(update(Job).where(Job.id == job_id).values(
@@ -188,7 +193,7 @@ def _fail_unrunnable(course: Course, store: Store, hw: str, key: NotebookKey, jo
     return Outcome(student, notebook, "failed", 0.0, max_score, reason)
 
 
-def _record_attempt(course: Course, store: Store, hw: str, keys: dict, planned: _Planned,
+def _record_attempt(course: Course, store: Store, gradebook: Gradebook, hw: str, keys: dict, planned: _Planned,
                     attempt: AttemptResult) -> Outcome | None:
     execution = attempt.execution
     now = utcnow()
@@ -216,8 +221,7 @@ def _record_attempt(course: Course, store: Store, hw: str, keys: dict, planned: 
     target = course.autograded_dir(planned.student, hw)
     target.mkdir(parents=True, exist_ok=True)
     nbformat.write(autograded, target / f"{planned.notebook}.ipynb")
-    with store.gradebook() as gradebook:
-        record_grades(gradebook, hw, planned.student, planned.notebook, verdicts, planned.timestamp)
+    record_grades(gradebook, hw, planned.student, planned.notebook, verdicts, planned.timestamp)
     return Outcome(planned.student, planned.notebook, state, score, max_score, execution.reason)
 
 
