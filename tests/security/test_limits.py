@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-
 from tests.security import attacks
 from tests.security.conftest import DAEMON_MARKER, FORK_COMM, HANG_COMM
 
