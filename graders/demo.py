@@ -60,9 +60,12 @@ def synthetic_notebooks(course: Course, hw: str, notebook: str) -> dict[Syntheti
     good = solved(course, hw, notebook)
     mutants = load_mutants(course, hw)
     partial = mutate(good, mutants[0]) if mutants else good
-    wrong = partial
-    for mutant in mutants[1:4]:
-        wrong = mutate(wrong, mutant)
+    wrong, mistakes = partial, 0
+    for mutant in mutants[1:]:  # three more mistakes, skipping any that an earlier one already rewrote
+        if mistakes == 3:
+            break
+        if any(cells.grade_id(c) == mutant.cell and mutant.old in c.source for c in wrong.cells):
+            wrong, mistakes = mutate(wrong, mutant), mistakes + 1
     return {
         SyntheticStudent(f"{hw}-correct", "correct"): good,
         SyntheticStudent(f"{hw}-partial", "partial"): partial,

@@ -11,6 +11,7 @@ resource; jobs of a homework with `gpu = "required"` ask for it.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -121,11 +122,11 @@ def local_cluster(workers: int, gpus: int) -> SpecCluster:
     for slot in range(workers):
         has_gpu = slot < gpus
         specs[slot] = {"cls": Nanny, "options": {
-            "nthreads": 1, "memory_limit": 0, "name": slot, "host": LOOPBACK,
+            "nthreads": 1, "memory_limit": 0, "name": slot, "host": LOOPBACK, "silence_logs": logging.ERROR,
             "resources": {"GPU": 1} if has_gpu else {},
             "env": {"CUDA_VISIBLE_DEVICES": str(slot) if has_gpu else ""}}}
     scheduler = {"cls": Scheduler, "options": {"dashboard_address": f"{LOOPBACK}:0", "host": LOOPBACK}}
-    return SpecCluster(workers=specs, scheduler=scheduler, silence_logs=40)
+    return SpecCluster(workers=specs, scheduler=scheduler, silence_logs=logging.ERROR)
 
 
 def _describe(exc: BaseException) -> str:
