@@ -175,6 +175,7 @@ for _ in range(3):
             a = np.ones(50 * 2**20)
             os.write(w, b"CHILD-HOLDS-MIB 400\\n")
             time.sleep(3)
+            os.write(w, b"CHILD-FREES-MIB 400\\n")  # in pipe order: what was held at the same time
         finally:
             os._exit(0)
     children.append(pid)
