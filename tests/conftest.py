@@ -17,6 +17,7 @@ from graders.course import Course
 from graders.generate import generate
 
 REPO = Path(__file__).resolve().parent.parent
+HOMEWORKS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
 
 
 def new_course(folder: Path, *homeworks: str) -> Course:

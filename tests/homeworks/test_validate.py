@@ -4,9 +4,8 @@ earns nothing, and every known-wrong solution loses points on what it breaks."""
 import pytest
 
 from graders.validate import validate
-from tests.conftest import REPO, new_course
+from tests.conftest import HOMEWORKS, REPO, new_course
 
-HOMEWORKS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
 
 
 @pytest.mark.slow

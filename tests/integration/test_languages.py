@@ -8,10 +8,9 @@ from graders.autograde import autograde
 from graders.demo import fill_solutions
 from graders.generate import release
 from graders.source import instructor_notebook
-from tests.conftest import REPO, new_course
+from tests.conftest import HOMEWORKS, new_course
 from tests.helpers import submit
 
-HOMEWORKS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
 
 
 @pytest.mark.parametrize("hw", HOMEWORKS)
