@@ -129,12 +129,14 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 def users_processes() -> list[str]:
-    """Processes still running as the test's users (must be none once the hub stopped)."""
+    """Live processes of the test's users (must be none once the hub stopped)."""
     uids = set()
     for user in ROSTER.everyone:
         try:
             uids.add(pwd.getpwnam(user).pw_uid)
         except KeyError:
             pass
-    out = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if line.split(None, 1) and int(line.split(None, 1)[0]) in uids]
+    out = subprocess.run(["ps", "-eo", "uid=,stat=,args="], capture_output=True, text=True).stdout
+    rows = [line.split(None, 2) for line in out.splitlines()]
+    # A zombie has exited already; reaping it is the job of whatever init the machine runs.
+    return [" ".join(row) for row in rows if len(row) == 3 and int(row[0]) in uids and not row[1].startswith("Z")]

@@ -163,26 +163,37 @@ finally:
 """
 
 
-# The same amount spread over processes: 3 children of 400 MiB each, touched, for 3 s at most.
+# The same amount spread over processes: 3 children of 400 MiB each, touched, held until the
+# parent has looked (4 s). A child killed by the OOM killer holds nothing, so what was held at
+# once is 400 MiB times the children that both reported their allocation and are still alive.
 MEMORY_BOMB_PROCESSES = """
 import os, numpy as np, time
-r, w = os.pipe()
+release_r, release_w = os.pipe()
+report_r, report_w = os.pipe()
 children = []
 for _ in range(3):
     pid = os.fork()
     if pid == 0:
         try:
+            os.close(release_w)
             a = np.ones(50 * 2**20)
-            os.write(w, b"CHILD-HOLDS-MIB 400\\n")
-            time.sleep(3)
-            os.write(w, b"CHILD-FREES-MIB 400\\n")  # in pipe order: what was held at the same time
+            os.write(report_w, b"%d\\n" % os.getpid())
+            os.read(release_r, 1)  # returns at the parent's release (end of file)
         finally:
             os._exit(0)
     children.append(pid)
-os.close(w)
+os.close(release_r)
+time.sleep(4)
+alive = {pid for pid in children if os.waitpid(pid, os.WNOHANG) == (0, 0)}
+os.close(release_w)
 for pid in children:
-    os.waitpid(pid, 0)
-print(os.read(r, 1000).decode())
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+os.close(report_w)
+reported = {int(line) for line in os.read(report_r, 1000).split()}
+print("CHILDREN-ALLOCATED", len(reported), "HELD-AT-ONCE-MIB", 400 * len(reported & alive))
 print("ATTACK-RAN memory_procs")
 """
 

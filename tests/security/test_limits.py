@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.security import attacks
 from tests.security.conftest import DAEMON_MARKER, FORK_COMM, HANG_COMM
 
@@ -37,16 +35,12 @@ def test_a_memory_bomb_stops_at_the_memory_limit_with_its_reason(attack_class):
     _no_better_than_alice(attack_class, "atk_memory")
 
 
-@pytest.mark.xfail(strict=False, reason="known gap: the per-kernel memory cgroup did not always bound memory "
-                   "spread over forked processes (800 MiB held at once under a 768 MiB limit, seen 2026-11-26)")
 def test_memory_spread_over_processes_is_limited_too(attack_class):
     out = attack_class.outputs("atk_memory_procs")
     assert "ATTACK-RAN memory_procs" in out
-    held = most = 0
-    for change, mib in re.findall(r"CHILD-(HOLDS|FREES)-MIB (\d+)", out):
-        held += int(mib) if change == "HOLDS" else -int(mib)
-        most = max(most, held)
-    assert most <= 512  # at no moment more than memory_mb (512 in this course) held together
+    allocated, held = map(int, re.search(r"CHILDREN-ALLOCATED (\d+) HELD-AT-ONCE-MIB (\d+)", out).groups())
+    assert allocated >= 1  # the children could allocate: the limit is on the sum, not on each
+    assert held <= 512  # memory_mb = 512 in this course; without a shared limit 1200 would be held
     _no_better_than_alice(attack_class, "atk_memory_procs")
 
 
