@@ -161,11 +161,13 @@ def _plan_one(course: Course, store: Store, gradebook: Gradebook, run_id: int, h
 
 
 def _already_graded(store: Store, hw: str, student: str, notebook: str, sha: str) -> bool:
+    """The latest finished job had the same content and one of its attempts ran (not all lost)."""
     with store.session() as session:
         latest = session.scalars(
             select(Job).where(Job.assignment == hw, Job.student == student, Job.notebook == notebook,
                               Job.state.in_(("done", "failed"))).order_by(Job.id.desc()).limit(1)).first()
-    return latest is not None and latest.submission_sha256 == sha
+        return latest is not None and latest.submission_sha256 == sha \
+            and any(attempt.state != "lost" for attempt in latest.attempts)
 
 
 def _timestamp(folder) -> datetime | None:  # noqa: ANN001 - a Path

@@ -11,19 +11,21 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import SAWarning
 
-from graders.course import Course, CourseError
-from graders.dispatch import NoGpuRunner
-from graders.keys import InvalidKey
-from graders.sandbox import SandboxUnavailable
-from graders.store.gradebook import AssignmentNotReleased
+from graders.course import Course
+from graders.errors import UserError
+
+# Heavy libraries are imported inside the commands that use them: `graders --help` stays quick,
+# and so does each Dask worker, which imports this module again as its parent's __main__.
+# jsonschema (imported by nbformat) compiles rfc3987-syntax's IRI grammar when it is imported:
+# about 2 s of CPU in every command, for an `iri` format check that the notebook schema never uses.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Release, autograde in sandboxes and report on the course's homeworks.")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # a one-line error stays one line
-USER_ERRORS = (CourseError, InvalidKey, SandboxUnavailable, AssignmentNotReleased, NoGpuRunner, ValueError)
+USER_ERRORS = (UserError, ValueError)
 
 CourseOption = typer.Option(None, "--course", help="Course folder (default: $GRADERS_COURSE or the current one)")
 
@@ -132,7 +134,7 @@ def report(hw: str = typer.Argument(..., help="a homework, or all"),
     try:
         hws = released(store, c) if hw == "all" else [c.check_assignment(hw)]
         if not hws:
-            raise CourseError("no homework in the gradebook yet: run `graders generate HW` first")
+            raise UserError("no homework in the gradebook yet: run `graders generate HW` first")
         for name in hws:
             apply_penalties(c, store, name)  # an export never carries a penalty older than the policy
         paths = write_reports(store, hws, format, out if out.is_absolute() else c.root / out)
@@ -203,7 +205,7 @@ def demo(course: Optional[Path] = CourseOption, workers: Optional[int] = typer.O
 
 def main() -> None:
     # nbgrader's own API trips SQLAlchemy 2 autoflush warnings that say nothing to a TA.
-    warnings.filterwarnings("ignore", category=SAWarning)
+    warnings.filterwarnings("ignore", message="Object of type .* not in session", module=r"nbgrader\.")
     try:
         code = app(standalone_mode=False)  # returns the exit code of typer.Exit instead of raising
     except USER_ERRORS as exc:

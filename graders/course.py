@@ -16,13 +16,14 @@ from pathlib import Path
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from graders.errors import UserError
 from graders.sandbox import Limits
 
 CONFIG_FILE = "nbgrader_config.py"
 GPU_MODES = ("none", "preferred", "required")
 
 
-class CourseError(ValueError):
+class CourseError(UserError, ValueError):
     """Bad input about the course: unknown homework, missing folder, bad settings."""
 
 

@@ -1,11 +1,13 @@
 """Jobs to runners through Dask distributed, with every attempt reported and lost ones retried.
 
-The coordinator submits `graders.grading.run_job` tasks; Dask workers run them
+The coordinator submits `graders.jobs.run_job` tasks; Dask workers run them
 in their warm sandboxed kernels and return executions, never touching the
 database. Local runs use a SpecCluster so that each worker can be told its own GPU. A worker that dies makes Dask raise KilledWorker at once (allowed
 failures = 0, so no silent re-run): the coordinator records that attempt as lost
 and submits the job again, up to `max_attempts`. GPU workers carry a `GPU`
-resource; jobs of a homework with `gpu = "required"` ask for it.
+resource; jobs of a homework with `gpu = "required"` ask for it. When no runner has been
+connected for `NO_RUNNER_GRACE_S` (a remote cluster whose workers are all gone, workers that
+cannot start), the jobs left end as lost instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import dask
-from distributed import Client, Nanny, Scheduler, SpecCluster, as_completed
+from distributed import Client, Future, Nanny, Scheduler, SpecCluster, as_completed
 
-from graders.grading import GradingJob, run_job
+from graders.errors import UserError
+from graders.jobs import GradingJob, run_job
 from graders.runner import Execution
 
 
@@ -35,7 +39,11 @@ class AttemptResult:
     final: bool
 
 
-class NoGpuRunner(RuntimeError):
+NO_RUNNER_GRACE_S = 120.0
+POLL_S = 0.05  # how often a run with nothing finished looks again
+
+
+class NoGpuRunner(UserError, RuntimeError):
     """A homework requires a GPU and no runner has one."""
 
 
@@ -80,33 +88,71 @@ class Dispatcher:
         if any(j.gpu == "required" for j in jobs) and not self.has_gpu_runner():
             raise NoGpuRunner("this homework requires a GPU and no runner has one")
         attempts: dict[str, int] = {}
-        self._pending: dict[str, GradingJob] = {}
+        self._pending: dict[str, tuple[GradingJob, Future]] = {}
         futures = as_completed()
         for job in jobs:
             attempts[job.key] = 1
             futures.add(self._submit(job, 1))
-        for future in futures:
-            job = self._pending.pop(future.key)
-            number = attempts[job.key]
-            try:
-                runner, execution = future.result()
-            except Exception as exc:  # KilledWorker, a kernel that cannot start, a runner bug
-                final = number >= self.max_attempts
-                yield AttemptResult(job, number, None, None, _describe(exc), final)
-                if not final:
-                    attempts[job.key] = number + 1
-                    futures.add(self._submit(job, number + 1))
+        watch = _RunnerWatch(self.client)
+        while not futures.is_empty():
+            batch = futures.next_batch(block=False)
+            if not batch:
+                if watch.gave_up():
+                    yield from self._abandon(f"no runner connected for {NO_RUNNER_GRACE_S:g} s", attempts)
+                    return
+                time.sleep(POLL_S)
                 continue
-            finally:
-                future.release()
-            yield AttemptResult(job, number, runner, execution, None, True)
+            for future in batch:
+                yield from self._result(future, attempts, futures)
 
-    def _submit(self, job: GradingJob, number: int):  # noqa: ANN202 - a distributed Future
+    def _result(self, future, attempts: dict[str, int], futures: as_completed) -> Iterator[AttemptResult]:  # noqa: ANN001
+        job, _ = self._pending.pop(future.key)
+        number = attempts[job.key]
+        try:
+            runner, execution = future.result()
+        except Exception as exc:  # KilledWorker, a kernel that cannot start, a runner bug
+            final = number >= self.max_attempts
+            yield AttemptResult(job, number, None, None, _describe(exc), final)
+            if not final:
+                attempts[job.key] = number + 1
+                futures.add(self._submit(job, number + 1))
+            return
+        finally:
+            future.release()
+        yield AttemptResult(job, number, runner, execution, None, True)
+
+    def _abandon(self, reason: str, attempts: dict[str, int]) -> Iterator[AttemptResult]:
+        """End every job still waiting: a final lost attempt each, so that a later run grades them."""
+        pending, self._pending = self._pending, {}
+        self.client.cancel([future for _, future in pending.values()])
+        for job, _ in pending.values():
+            yield AttemptResult(job, attempts[job.key], None, None, reason, True)
+
+    def _submit(self, job: GradingJob, number: int) -> Future:
         resources = {"GPU": 1} if job.gpu == "required" else None
         future = self.client.submit(run_job, job, key=f"grade-{job.key}-{number}", pure=False,
                                     resources=resources)
-        self._pending[future.key] = job
+        self._pending[future.key] = (job, future)
         return future
+
+
+class _RunnerWatch:
+    """Says when the scheduler has had no worker at all for longer than NO_RUNNER_GRACE_S."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._checked = 0.0
+        self._none_since: float | None = None
+
+    def gave_up(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked >= 1.0:  # ask the scheduler at most once a second
+            self._checked = now
+            if self.client.nthreads():
+                self._none_since = None
+            elif self._none_since is None:
+                self._none_since = now
+        return self._none_since is not None and now - self._none_since > NO_RUNNER_GRACE_S
 
 
 LOOPBACK = "127.0.0.1"  # a local cluster is reachable from this machine only

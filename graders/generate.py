@@ -20,7 +20,7 @@ from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from graders import grading
+from graders import grading, jobs
 from graders.course import Course, CourseError
 from graders.keys import NotebookKey, build_key
 from graders.prepare import Prepared
@@ -106,7 +106,7 @@ def make_keys(course: Course, hw: str, sandbox: str = "bubblewrap") -> dict[str,
     for notebook in course.notebooks(hw):
         instructor = instructor_notebook(course, hw, notebook)
         job = grading.make_job(f"instructor/{notebook}", Prepared(instructor), homework, sandbox)
-        _, execution = grading.run_job(job)
+        _, execution = jobs.run_job(job)
         key = build_key(notebook, instructor, execution)
         key.save(course.keys_dir(hw) / f"{notebook}.json")
         counts[notebook] = sum(len(p) for p in key.tests.values())
@@ -119,7 +119,7 @@ def generate(course: Course, hw: str, lang: str | None = None, sandbox: str = "b
     try:
         counts = make_keys(course, hw, sandbox)
     finally:
-        grading.close_kernels()
+        jobs.close_kernels()
     return Generated(release_dir, counts)
 
 

@@ -1,21 +1,14 @@
-"""One submission's grading, split where the trust boundary is.
+"""The coordinator's side of one submission's grading (the runner's side is `graders.jobs`).
 
-- `plan` (coordinator): read and prepare the submitted notebook, make the
-  `GradingJob` that travels to a runner (code cells, files, limits; no key, no
-  database URL).
-- `run_job` (runner): execute the job in a warm sandboxed kernel.
-- `judge` and `autograded_notebook` (coordinator): verdict from the key, and the
-  executed notebook with outputs for TAs and feedback.
+- `make_job` and `extra_files`: the `GradingJob` that travels to a runner (code
+  cells, files, limits; no key, no database URL).
+- `judge` and `autograded_notebook`: verdict from the key, and the executed
+  notebook with outputs for TAs and feedback.
 """
 
 from __future__ import annotations
 
 import base64
-import glob
-import os
-import socket
-import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -23,26 +16,13 @@ from nbformat import NotebookNode
 
 from graders import cells, verdict
 from graders.course import Homework
+from graders.jobs import GradingJob
 from graders.keys import NotebookKey
 from graders.prepare import Prepared
-from graders.runner import Execution, WarmKernel
-from graders.sandbox import Limits, get_sandbox
+from graders.runner import Execution
 from graders.verdict import CellVerdict
 
 MAX_EXTRA_FILE_BYTES = 5 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class GradingJob:
-    """Everything a runner needs to execute one notebook, and nothing it must not see."""
-
-    key: str  # "<student>/<notebook>", unique within a run
-    cells: tuple[tuple[int, str], ...]
-    limits: Limits
-    sandbox: str
-    gpu: str = "none"
-    preload: tuple[str, ...] = ()
-    files: dict[str, str] = field(default_factory=dict)
 
 
 def make_job(key: str, prepared: Prepared, homework: Homework, sandbox: str,
@@ -59,37 +39,6 @@ def extra_files(folder: Path) -> dict[str, str]:
                 and path.stat().st_size <= MAX_EXTRA_FILE_BYTES:
             files[str(path.relative_to(folder))] = base64.b64encode(path.read_bytes()).decode()
     return files
-
-
-_kernels: dict[tuple, WarmKernel] = {}
-
-
-def run_job(job: GradingJob) -> tuple[str, Execution]:
-    """Execute `job` in this process's warm kernel for its settings; return (runner, execution)."""
-    runner, slot, has_gpu = _this_runner()
-    use_gpu = job.gpu != "none" and has_gpu
-    cache_key = (job.sandbox, use_gpu, job.preload)
-    kernel = _kernels.get(cache_key)
-    if kernel is None:
-        kernel = _kernels[cache_key] = WarmKernel(get_sandbox(job.sandbox), slot, use_gpu, job.preload)
-    return runner, kernel.execute(list(job.cells), job.limits, job.files)
-
-
-def close_kernels() -> None:
-    while _kernels:
-        _kernels.popitem()[1].close()
-
-
-def _this_runner() -> tuple[str, int, bool]:
-    """(name, sandbox slot, has a GPU) of the Dask worker running us, or of this process."""
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-    except (ImportError, ValueError):
-        return f"{socket.gethostname()}:{os.getpid()}", 0, bool(glob.glob("/dev/nvidia[0-9]*"))
-    slot = int(worker.name) if str(worker.name).isdigit() else zlib.crc32(str(worker.name).encode()) % 1000
-    return worker.address, slot, worker.state.total_resources.get("GPU", 0) > 0
 
 
 def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution) -> list[CellVerdict]:

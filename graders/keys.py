@@ -15,13 +15,14 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from graders import cells
+from graders.errors import UserError
 from graders.runner import Execution
 from graders.values import decode
 
 KEY_FORMAT = 1
 
 
-class InvalidKey(ValueError):
+class InvalidKey(UserError, ValueError):
     """The instructor solution cannot produce a valid key (a failing test, a bad probe)."""
 
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import graders
+from graders.errors import UserError
 
 SCRATCH = "/scratch"  # inside the sandbox: the kernel's tmpfs, replaced by a fresh one per submission
 SLOT_UID_BASE = 60000  # worker slot k runs as uid 60000 + k when the grader is root
@@ -30,7 +31,7 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts
              "passwd", "group", "nsswitch.conf", "mime.types")
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(UserError, RuntimeError):
     """The requested sandbox backend cannot run on this machine."""
 
 

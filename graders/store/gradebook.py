@@ -6,11 +6,12 @@ from datetime import datetime
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from graders.errors import UserError
 from graders.store.audit import acting
 from graders.verdict import CellVerdict
 
 
-class AssignmentNotReleased(LookupError):
+class AssignmentNotReleased(UserError, LookupError):
     """The gradebook does not know the homework: `graders generate` was not run on this course."""
 
 

@@ -1,5 +1,6 @@
 """Dispatch through Dask, with real workers and sandboxes: the number of workers changes nothing,
-and a worker killed in the middle of a class run loses no job and grades none twice."""
+a worker killed in the middle of a class run loses no job and grades none twice, and a run left
+without any runner ends instead of waiting forever."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import time
 
 import psutil
 import pytest
+from distributed import LocalCluster
 from nbgrader.api import Gradebook
 from sqlalchemy import select
 
+from graders import dispatch
 from graders.autograde import autograde
 from graders.store import Store
 from graders.store.models import Attempt, Job
@@ -158,3 +161,24 @@ def test_killing_a_worker_mid_run_loses_nothing_and_grades_nothing_twice(killed_
     while any(p.info["name"] == comm for p in psutil.process_iter(["name"])) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(p.info["name"] == comm for p in psutil.process_iter(["name"]))
+
+
+def test_a_run_left_without_runners_ends_its_jobs_as_lost_and_the_next_run_grades_them(
+        hw1_generated, tmp_path, monkeypatch):
+    course = copy_course(hw1_generated, tmp_path / "course")
+    submit(course, "alice", HW, solved_notebook(course, HW))
+    monkeypatch.setattr(dispatch, "NO_RUNNER_GRACE_S", 2.0)
+    outcomes = []
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+        # in a daemon thread, so that a run that waits forever fails this test instead of hanging CI
+        run = threading.Thread(target=lambda: outcomes.extend(autograde(course, HW, scheduler=empty.scheduler_address)),
+                               daemon=True)
+        run.start()
+        run.join(timeout=60)
+        assert not run.is_alive(), "the run still waits for a runner"
+    assert [(o.state, o.reason) for o in outcomes] == [("failed", "no runner connected for 2 s")]
+    jobs, attempts = records(course)
+    assert [a.state for a in attempts["alice"]] == ["lost"]
+
+    again = autograde(course, HW, workers=1)  # same content, but it was never graded: not skipped
+    assert [(o.state, o.score) for o in again] == [("done", 100)]

@@ -1,0 +1,61 @@
+"""The runner's side of grading: the job that travels to it, and its execution in a warm kernel.
+
+Dask workers import only this module (and the runner and sandbox it needs) to
+run a job, so a worker starts without the coordinator's notebook and database
+libraries.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import socket
+import zlib
+from dataclasses import dataclass, field
+
+from graders.runner import Execution, WarmKernel
+from graders.sandbox import Limits, get_sandbox
+
+
+@dataclass(frozen=True)
+class GradingJob:
+    """Everything a runner needs to execute one notebook, and nothing it must not see."""
+
+    key: str  # "<student>/<notebook>", unique within a run
+    cells: tuple[tuple[int, str], ...]
+    limits: Limits
+    sandbox: str
+    gpu: str = "none"
+    preload: tuple[str, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)
+
+
+_kernels: dict[tuple, WarmKernel] = {}
+
+
+def run_job(job: GradingJob) -> tuple[str, Execution]:
+    """Execute `job` in this process's warm kernel for its settings; return (runner, execution)."""
+    runner, slot, has_gpu = _this_runner()
+    use_gpu = job.gpu != "none" and has_gpu
+    cache_key = (job.sandbox, use_gpu, job.preload)
+    kernel = _kernels.get(cache_key)
+    if kernel is None:
+        kernel = _kernels[cache_key] = WarmKernel(get_sandbox(job.sandbox), slot, use_gpu, job.preload)
+    return runner, kernel.execute(list(job.cells), job.limits, job.files)
+
+
+def close_kernels() -> None:
+    while _kernels:
+        _kernels.popitem()[1].close()
+
+
+def _this_runner() -> tuple[str, int, bool]:
+    """(name, sandbox slot, has a GPU) of the Dask worker running us, or of this process."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()}:{os.getpid()}", 0, bool(glob.glob("/dev/nvidia[0-9]*"))
+    slot = int(worker.name) if str(worker.name).isdigit() else zlib.crc32(str(worker.name).encode()) % 1000
+    return worker.address, slot, worker.state.total_resources.get("GPU", 0) > 0
