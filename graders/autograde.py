@@ -18,13 +18,14 @@ from nbgrader.utils import parse_utc
 from sqlalchemy import select, update
 
 from graders import grading
-from graders.course import Course, CourseError
+from graders.course import Course, CourseError, Homework
 from graders.deadlines import apply_penalties
 from graders.dispatch import AttemptResult, Dispatcher
 from graders.generate import load_keys
+from graders.jobs import GradingJob
 from graders.keys import NotebookKey
+from graders.prepare import BadSubmission, Prepared, prepare, read_submission
 from graders.runner import CellRun, Execution
-from graders.prepare import BadSubmission, prepare, read_submission
 from graders.source import instructor_notebook, notebook_language
 from graders.store import Store
 from graders.store.gradebook import record_grades
@@ -47,11 +48,25 @@ class Outcome:
 
 
 @dataclass
+class _Run:
+    """What every step of one class run works with."""
+
+    course: Course
+    hw: str
+    homework: Homework
+    keys: dict[str, NotebookKey]
+    store: Store
+    gradebook: Gradebook
+    run_id: int
+    sandbox: str
+
+
+@dataclass
 class _Planned:
     job_id: int
     student: str
     notebook: str
-    prepared: object
+    prepared: Prepared
     timestamp: datetime | None
 
 
@@ -76,11 +91,11 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
             run_id = run.id
         # One gradebook for the whole run: nbgrader's Gradebook() starts an `alembic` process each time.
         with store.gradebook() as gradebook:
+            context = _Run(course, hw, homework, keys, store, gradebook, run_id, sandbox)
             planned, jobs = [], []
             for student in students:
                 for notebook in course.notebooks(hw):
-                    result = _plan_one(course, store, gradebook, run_id, hw, student, notebook, keys, homework,
-                                       sandbox, force)
+                    result = _plan_one(context, student, notebook, force)
                     if isinstance(result, Outcome):
                         outcomes.append(result)
                         report(result)
@@ -93,9 +108,9 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
             if jobs:
                 with Dispatcher(workers, scheduler) as dispatcher:
                     for attempt in dispatcher.run(jobs):
-                        outcome = _record_attempt(course, store, gradebook, hw, keys, by_key[attempt.job.key],
-                                                  attempt)
+                        outcome = _record_attempt(context, by_key[attempt.job.key], attempt)
                         if outcome is not None:
+                            del by_key[attempt.job.key]  # its prepared notebook is no longer needed
                             outcomes.append(outcome)
                             report(outcome)
         graded = sorted({o.student for o in outcomes if o.state != "skipped"})
@@ -129,8 +144,9 @@ def _interrupt_stale_runs(session, hw: str) -> None:  # noqa: ANN001 - a Session
     session.execute(update(GradingRun).where(GradingRun.id.in_(stale)).values(state="interrupted"))
 
 
-def _plan_one(course: Course, store: Store, gradebook: Gradebook, run_id: int, hw: str, student: str,
-              notebook: str, keys: dict, homework, sandbox: str, force: bool):  # noqa: ANN001, ANN202
+def _plan_one(run: _Run, student: str, notebook: str, force: bool) -> Outcome | tuple[_Planned, GradingJob]:
+    """An outcome already (unchanged, unreadable), or the job to dispatch and what to judge it with."""
+    course, store, hw = run.course, run.store, run.hw
     folder = course.submission_dir(student, hw)
     path = folder / f"{notebook}.ipynb"
     data = path.read_bytes() if path.is_file() else b""
@@ -138,7 +154,7 @@ def _plan_one(course: Course, store: Store, gradebook: Gradebook, run_id: int, h
     if not force and _already_graded(store, hw, student, notebook, sha):
         return Outcome(student, notebook, "skipped", reason="already graded (unchanged)")
     with store.session() as session:
-        job = Job(run_id=run_id, assignment=hw, student=student, notebook=notebook, submission_sha256=sha)
+        job = Job(run_id=run.run_id, assignment=hw, student=student, notebook=notebook, submission_sha256=sha)
         session.add(job)
         session.flush()
         job_id = job.id
@@ -151,10 +167,9 @@ def _plan_one(course: Course, store: Store, gradebook: Gradebook, run_id: int, h
         prepared = prepare(instructor_notebook(course, hw, notebook, lang), submitted)
         prepared.notes[:0] = notes
     except BadSubmission as exc:
-        return _fail_unrunnable(course, store, gradebook, hw, keys[notebook], job_id, student, notebook,
-                                timestamp, str(exc))
+        return _fail_unrunnable(run, job_id, student, notebook, timestamp, str(exc))
     files = grading.extra_files(folder)
-    job = grading.make_job(f"{student}/{notebook}", prepared, homework, sandbox, files)
+    job = grading.make_job(f"{student}/{notebook}", prepared, run.homework, run.sandbox, files)
     with store.session() as session:
         session.execute(update(Job).where(Job.id == job_id).values(state="running"))
     return _Planned(job_id, student, notebook, prepared, timestamp), job
@@ -180,26 +195,26 @@ def _timestamp(folder) -> datetime | None:  # noqa: ANN001 - a Path
     return None
 
 
-def _fail_unrunnable(course: Course, store: Store, gradebook: Gradebook, hw: str, key: NotebookKey, job_id: int,
-                     student: str, notebook: str, timestamp: datetime | None, reason: str) -> Outcome:
+def _fail_unrunnable(run: _Run, job_id: int, student: str, notebook: str, timestamp: datetime | None,
+                     reason: str) -> Outcome:
     """A submission that cannot even be read: zero auto score, recorded as failed with its reason."""
-    instructor = instructor_notebook(course, hw, notebook)
-    verdicts = grading.judge(instructor, key, Execution(cells={
+    instructor = instructor_notebook(run.course, run.hw, notebook)
+    verdicts = grading.judge(instructor, run.keys[notebook], Execution(cells={
         i: CellRun(status="not run") for i, c in enumerate(instructor.cells) if c.cell_type == "code"}))
     max_score = _max(verdicts)
-    record_grades(gradebook, hw, student, notebook, verdicts, timestamp)
-    with store.session() as session:
+    record_grades(run.gradebook, run.hw, student, notebook, verdicts, timestamp)
+    with run.store.session() as session:
         session.add(Attempt(job_id=job_id, number=1, state="failed", reason=reason, finished_at=utcnow()))
         session.execute(update(Job).where(Job.id == job_id).values(
             state="failed", score=0.0, max_score=max_score, reason=reason, finished_at=utcnow()))
     return Outcome(student, notebook, "failed", 0.0, max_score, reason)
 
 
-def _record_attempt(course: Course, store: Store, gradebook: Gradebook, hw: str, keys: dict, planned: _Planned,
-                    attempt: AttemptResult) -> Outcome | None:
+def _record_attempt(run: _Run, planned: _Planned, attempt: AttemptResult) -> Outcome | None:
+    """Store one attempt; for the final one, also the job's score, the autograded notebook and the grades."""
     execution = attempt.execution
     now = utcnow()
-    with store.session() as session:
+    with run.store.session() as session:
         if execution is None:  # when a lost attempt started is unknown: the coordinator only sees its end
             session.add(Attempt(job_id=planned.job_id, number=attempt.number, state="lost",
                                 runner=attempt.runner, reason=attempt.error, started_at=now, finished_at=now))
@@ -208,7 +223,7 @@ def _record_attempt(course: Course, store: Store, gradebook: Gradebook, hw: str,
             session.execute(update(Job).where(Job.id == planned.job_id).values(
                 state="failed", reason=f"no attempt completed: {attempt.error}", finished_at=utcnow()))
             return Outcome(planned.student, planned.notebook, "failed", reason=attempt.error)
-        verdicts = grading.judge(planned.prepared.notebook, keys[planned.notebook], execution)
+        verdicts = grading.judge(planned.prepared.notebook, run.keys[planned.notebook], execution)
         score, max_score = _score(verdicts), _max(verdicts)
         state = "failed" if execution.failed else "done"
         session.add(Attempt(
@@ -220,10 +235,10 @@ def _record_attempt(course: Course, store: Store, gradebook: Gradebook, hw: str,
         session.execute(update(Job).where(Job.id == planned.job_id).values(
             state=state, score=score, max_score=max_score, reason=execution.reason, finished_at=utcnow()))
     autograded = grading.autograded_notebook(planned.prepared, execution, verdicts)
-    target = course.autograded_dir(planned.student, hw)
+    target = run.course.autograded_dir(planned.student, run.hw)
     target.mkdir(parents=True, exist_ok=True)
     nbformat.write(autograded, target / f"{planned.notebook}.ipynb")
-    record_grades(gradebook, hw, planned.student, planned.notebook, verdicts, planned.timestamp)
+    record_grades(run.gradebook, run.hw, planned.student, planned.notebook, verdicts, planned.timestamp)
     return Outcome(planned.student, planned.notebook, state, score, max_score, execution.reason)
 
 
