@@ -29,7 +29,7 @@ test: install
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python bench/bench_autograde.py
+	$(BIN)/graders bench
 
 # JupyterHub on http://127.0.0.1:8000 (as root: it starts servers as each unix user). Makes the demo
 # users (students alice, bob; TA tom; instructor ines; password graders-demo) and the hub's copy of the

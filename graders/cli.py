@@ -203,6 +203,18 @@ def demo(course: Optional[Path] = CourseOption, workers: Optional[int] = typer.O
         console.print("reports: " + ", ".join(str(p.relative_to(c.root)) for p in paths))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+def bench(ctx: typer.Context) -> None:
+    """Grade one HW1 class with plain nbgrader and with graders, side by side (options: bench --help)."""
+    import runpy
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "bench_autograde.py"
+    if not script.is_file():
+        raise UserError(f"`graders bench` runs {script}, which only a clone of the repository has")
+    sys.argv = [str(script), *ctx.args]
+    runpy.run_path(str(script), run_name="__main__")
+
+
 def main() -> None:
     # nbgrader's own API trips SQLAlchemy 2 autoflush warnings that say nothing to a TA.
     warnings.filterwarnings("ignore", message="Object of type .* not in session", module=r"nbgrader\.")

@@ -67,3 +67,9 @@ def test_autograde_refuses_without_bubblewrap_unless_told_to_run_unsafe(hw1_cour
     assert unsafe.returncode == 0 and "WARNING: grading WITHOUT a sandbox" in unsafe.stderr
     status = graders("status", "hw1_backprop", cwd=hw1_course.root)
     assert "run 1 (done, none," in " ".join(status.stdout.split())
+
+
+def test_bench_runs_the_repository_benchmark_with_its_own_options(tmp_path):
+    result = graders("bench", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: bench_autograde.py") and "--skip-nbgrader" in result.stdout
