@@ -8,6 +8,7 @@ resumes where it stopped; `force` regrades.
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -73,8 +74,13 @@ class _Planned:
 def autograde(course: Course, hw: str, *, students: list[str] | None = None, workers: int | None = None,
               scheduler: str | None = None, sandbox: str = "bubblewrap", force: bool = False,
               on_outcome: Callable[[Outcome], None] | None = None,
-              on_planned: Callable[[int], None] | None = None) -> list[Outcome]:
-    """Autograde homework `hw` for `students` (default: everyone who submitted)."""
+              on_planned: Callable[[int], None] | None = None,
+              dispatcher: Dispatcher | None = None) -> list[Outcome]:
+    """Autograde homework `hw` for `students` (default: everyone who submitted).
+
+    A `dispatcher` that is already open (its runners and their kernels warm) is used and left open;
+    otherwise the run opens its own from `workers` and `scheduler`.
+    """
     course.check_assignment(hw)
     homework = course.homework(hw)
     keys = load_keys(course, hw)
@@ -85,6 +91,8 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
     try:
         with store.session() as session:
             _interrupt_stale_runs(session, hw)
+            if dispatcher is not None:
+                workers, scheduler = dispatcher.workers, dispatcher.scheduler
             run = GradingRun(assignment=hw, sandbox=sandbox, workers=workers or 0, scheduler=scheduler or "local")
             session.add(run)
             session.flush()
@@ -106,8 +114,8 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
                 on_planned(len(jobs))
             by_key = {job.key: p for p, job in zip(planned, jobs)}
             if jobs:
-                with Dispatcher(workers, scheduler) as dispatcher:
-                    for attempt in dispatcher.run(jobs):
+                with nullcontext(dispatcher) if dispatcher else Dispatcher(workers, scheduler) as runners:
+                    for attempt in runners.run(jobs):
                         outcome = _record_attempt(context, by_key[attempt.job.key], attempt)
                         if outcome is not None:
                             del by_key[attempt.job.key]  # its prepared notebook is no longer needed

@@ -57,7 +57,8 @@ class Dispatcher:
         self._cluster: SpecCluster | None = None
         self._client: Client | None = None
 
-    def __enter__(self) -> "Dispatcher":
+    def open(self) -> "Dispatcher":
+        """Connect to the scheduler, or start the local cluster; its runners stay up until `close`."""
         with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                               "distributed.worker.daemon": False}):
             if self.scheduler:
@@ -67,11 +68,19 @@ class Dispatcher:
                 self._client = Client(self._cluster)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         if self._client is not None:
             self._client.close()
+            self._client = None
         if self._cluster is not None:
             self._cluster.close()
+            self._cluster = None
+
+    def __enter__(self) -> "Dispatcher":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def client(self) -> Client:

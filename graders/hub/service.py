@@ -12,7 +12,9 @@ A submission is written to nbgrader's layout `submitted/<student>/<hw>/` with a
 server timestamp and queued; one background worker grades queued submissions
 in order with `graders.autograde.autograde` (one student at a time, so the
 grader stays within the machine's share) and records the status
-(queued / grading / graded / failed with a reason) under `hub/status/`.
+(queued / grading / graded / failed with a reason) under `hub/status/`. Its
+Dask runners stay up between submissions, so their sandboxed kernels stay warm
+and a submission is graded in about a second instead of paying the start-up.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
@@ -38,6 +41,9 @@ from tornado.ioloop import IOLoop
 from graders.course import Course
 from graders.deadlines import due_date
 from graders.hub import feedback
+
+if TYPE_CHECKING:
+    from graders.dispatch import Dispatcher
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"  # nbgrader's timestamp.txt format
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -122,6 +128,13 @@ class GradingQueue:
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader")
         self.pending: set[tuple[str, str]] = set()
+        self._runners: Dispatcher | None = None  # opened by the first grading, kept warm
+
+    def close(self) -> None:
+        """Stop the runners (after the pool has finished its grading)."""
+        if self._runners is not None:
+            self._runners.close()
+            self._runners = None
 
     def enqueue(self, student: str, hw: str) -> None:
         if (student, hw) in self.pending:  # the queued job will read the newest files anyway
@@ -139,15 +152,19 @@ class GradingQueue:
 
     def grade(self, student: str, hw: str) -> None:
         """Grade `student`'s current submission of `hw` and record its status (runs in the worker thread)."""
-        from graders.autograde import autograde  # heavy (torch, dask): loaded by the worker thread
+        from graders.autograde import autograde  # heavy (nbgrader, dask): loaded by the worker thread
+        from graders.dispatch import Dispatcher
 
         self.pending.discard((student, hw))
         exchange = self.exchange
         stamp = exchange.set_status(student, hw, state="grading", started=_now())["timestamp"]
         try:
-            outcomes = autograde(exchange.course, hw, students=[student], workers=self.workers)
+            if self._runners is None:
+                self._runners = Dispatcher(self.workers).open()
+            outcomes = autograde(exchange.course, hw, students=[student], dispatcher=self._runners)
         except Exception as exc:  # noqa: BLE001 - any failure becomes the student's visible reason
             outcomes, error = [], f"{type(exc).__name__}: {exc}"
+            self.close()  # the next grading starts fresh runners, in case these were the problem
         else:
             error = None
         if exchange.status(student, hw)["timestamp"] != stamp:
@@ -307,7 +324,7 @@ def main() -> None:
     parser.add_argument("--course", required=True, help="course folder (nbgrader_config.py)")
     parser.add_argument("--reveal-after-due", action="store_true",
                         help="show test source in feedback once the due date has passed")
-    parser.add_argument("--workers", type=int, default=1, help="Dask workers per grading (at most 2 here)")
+    parser.add_argument("--workers", type=int, default=1, help="Dask workers kept warm for grading (at most 2 here)")
     args = parser.parse_args()
     # Files written here are shared with the staff group (setgid course folder), never with others.
     os.umask(0o007)
@@ -325,6 +342,7 @@ def main() -> None:
         signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))
     loop.start()
     app.settings["queue"].pool.shutdown(wait=True, cancel_futures=True)  # a grading in progress ends first
+    app.settings["queue"].close()
 
 
 if __name__ == "__main__":

@@ -3,17 +3,53 @@
 from __future__ import annotations
 
 import nbformat
+from sqlalchemy import select
 
 from graders.course import Course
 from graders.hub.service import Exchange, GradingQueue
+from graders.store import Store
+from graders.store.models import Attempt, Job
 from tests.helpers import solved_notebook
 
 HW = "hw1_backprop"
 
 
+def runners_by_student(course: Course) -> dict[str, set[str]]:
+    store = Store(course.db_url, course.course_id)
+    try:
+        with store.session() as session:
+            rows = session.execute(select(Job.student, Attempt.runner).join(Attempt)).all()
+    finally:
+        store.close()
+    return {student: {runner for s, runner in rows if s == student} for student, _ in rows}
+
+
 def test_submission_is_graded_and_its_feedback_lists_every_test(hw1_course: Course) -> None:
     exchange = Exchange(hw1_course)
     queue = GradingQueue(exchange, workers=1)
+    try:
+        _graded_with_feedback_and_resubmitted(exchange, queue)
+    finally:
+        queue.close()
+
+
+def test_the_queue_keeps_its_runner_warm_between_submissions(hw1_course: Course) -> None:
+    exchange = Exchange(hw1_course)
+    queue = GradingQueue(exchange, workers=1)
+    solved = nbformat.writes(solved_notebook(hw1_course, HW)).encode()
+    try:
+        for student in ("alice", "bob"):
+            exchange.submit(student, HW, {f"{HW}.ipynb": solved})
+            queue.grade(student, HW)
+            assert exchange.status(student, HW)["state"] == "graded"
+    finally:
+        queue.close()
+    runners = runners_by_student(hw1_course)
+    assert runners["alice"] == runners["bob"] and len(runners["alice"]) == 1  # one Dask worker, still up
+
+
+def _graded_with_feedback_and_resubmitted(exchange: Exchange, queue: GradingQueue) -> None:
+    hw1_course = exchange.course
     solved = nbformat.writes(solved_notebook(hw1_course, HW)).encode()
     exchange.submit("alice", HW, {f"{HW}.ipynb": solved})
     queue.grade("alice", HW)
@@ -34,7 +70,9 @@ def test_submission_is_graded_and_its_feedback_lists_every_test(hw1_course: Cour
 def test_unreadable_submission_fails_with_its_reason(hw1_course: Course) -> None:
     exchange = Exchange(hw1_course)
     exchange.submit("bob", HW, {f"{HW}.ipynb": b"this is not a notebook"})
-    GradingQueue(exchange, workers=1).grade("bob", HW)
+    queue = GradingQueue(exchange, workers=1)
+    queue.grade("bob", HW)
+    queue.close()
     status = exchange.status("bob", HW)
     assert status["state"] == "failed" and status["score"] == 0.0
     assert "hw1_backprop" in status["reason"] and status["reason"] != "hw1_backprop: None"
