@@ -2,12 +2,14 @@
 
 The coordinator submits `graders.jobs.run_job` tasks; Dask workers run them
 in their warm sandboxed kernels and return executions, never touching the
-database. Local runs use a SpecCluster so that each worker can be told its own GPU. A worker that dies makes Dask raise KilledWorker at once (allowed
+database. Local runs use a SpecCluster so that each worker can be told its own
+GPU. A worker that dies makes Dask raise KilledWorker at once (allowed
 failures = 0, so no silent re-run): the coordinator records that attempt as lost
 and submits the job again, up to `max_attempts`. GPU workers carry a `GPU`
-resource; jobs of a homework with `gpu = "required"` ask for it. When no runner has been
-connected for `NO_RUNNER_GRACE_S` (a remote cluster whose workers are all gone, workers that
-cannot start), the jobs left end as lost instead of waiting forever.
+resource; jobs of a homework with `gpu = "required"` ask for it. When no runner
+has been connected for `NO_RUNNER_GRACE_S` (a remote cluster whose workers are
+all gone, workers that cannot start), the jobs left end as lost instead of
+waiting forever.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self._cluster: SpecCluster | None = None
         self._client: Client | None = None
+        self._pending: dict[str, tuple[GradingJob, Future]] = {}  # by task key, for the current run
 
     def open(self) -> "Dispatcher":
         """Connect to the scheduler, or start the local cluster; its runners stay up until `close`."""
@@ -97,7 +100,7 @@ class Dispatcher:
         if any(j.gpu == "required" for j in jobs) and not self.has_gpu_runner():
             raise NoGpuRunner("this homework requires a GPU and no runner has one")
         attempts: dict[str, int] = {}
-        self._pending: dict[str, tuple[GradingJob, Future]] = {}
+        self._pending = {}
         futures = as_completed()
         for job in jobs:
             attempts[job.key] = 1
@@ -114,7 +117,7 @@ class Dispatcher:
             for future in batch:
                 yield from self._result(future, attempts, futures)
 
-    def _result(self, future, attempts: dict[str, int], futures: as_completed) -> Iterator[AttemptResult]:  # noqa: ANN001
+    def _result(self, future: Future, attempts: dict[str, int], futures: as_completed) -> Iterator[AttemptResult]:
         job, _ = self._pending.pop(future.key)
         number = attempts[job.key]
         try:
