@@ -21,6 +21,8 @@ from graders.sandbox import Limits
 
 CONFIG_FILE = "nbgrader_config.py"
 GPU_MODES = ("none", "preferred", "required")
+INTEGER_LIMITS = ("cpu_s", "memory_mb", "processes", "scratch_mb", "file_mb")  # as in sandbox.Limits
+HOMEWORK_SETTINGS = {"gpu", "timeout_s", "preload", *INTEGER_LIMITS}
 
 
 class CourseError(UserError, ValueError):
@@ -86,14 +88,20 @@ class Course:
     def homework(self, hw: str) -> Homework:
         settings_file = self.path("source", self.check_assignment(hw), "homework.toml")
         settings = tomllib.loads(settings_file.read_text()) if settings_file.exists() else {}
+        unknown = sorted(set(settings) - HOMEWORK_SETTINGS)
+        if unknown:  # a misspelt limit would silently fall back to its default
+            raise CourseError(f"{settings_file}: unknown setting {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(HOMEWORK_SETTINGS))})")
         gpu = settings.get("gpu", "none")
         if gpu not in GPU_MODES:
             raise CourseError(f"{settings_file}: gpu must be one of {', '.join(GPU_MODES)}")
-        limits = Limits(
-            wall_s=float(settings.get("timeout_s", Limits.wall_s)),
-            cpu_s=int(settings.get("cpu_s", Limits.cpu_s)),
-            memory_mb=int(settings.get("memory_mb", Limits.memory_mb)),
-        )
+        try:
+            limits = Limits(wall_s=float(settings.get("timeout_s", Limits.wall_s)),
+                            **{name: int(settings.get(name, getattr(Limits, name))) for name in INTEGER_LIMITS})
+        except (TypeError, ValueError):
+            raise CourseError(f"{settings_file}: limits must be numbers") from None
+        if min(limits.wall_s, *(getattr(limits, name) for name in INTEGER_LIMITS)) <= 0:
+            raise CourseError(f"{settings_file}: limits must be positive")
         preload = tuple(settings.get("preload", Homework.preload))
         return Homework(hw, gpu, limits, preload)
 

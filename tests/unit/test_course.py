@@ -1,0 +1,50 @@
+"""A homework's runner settings (`source/HW/homework.toml`): every limit configurable, typos refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from graders.course import Course, CourseError
+from graders.sandbox import Limits
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Course:
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
+    (tmp_path / "source" / "hw_x").mkdir(parents=True)
+    return Course.load(tmp_path)
+
+
+def settings(course: Course, text: str) -> None:
+    course.path("source", "hw_x", "homework.toml").write_text(text)
+
+
+def test_without_settings_a_homework_gets_the_default_limits(course: Course) -> None:
+    homework = course.homework("hw_x")
+    assert (homework.gpu, homework.limits) == ("none", Limits())
+
+
+def test_every_limit_can_be_set_per_homework(course: Course) -> None:
+    settings(course, 'gpu = "required"\ntimeout_s = 30\ncpu_s = 20\nmemory_mb = 1024\nprocesses = 16\n'
+                     'scratch_mb = 64\nfile_mb = 8\npreload = ["numpy"]\n')
+    homework = course.homework("hw_x")
+    assert homework.gpu == "required" and homework.preload == ("numpy",)
+    assert homework.limits == Limits(wall_s=30, cpu_s=20, memory_mb=1024, processes=16, scratch_mb=64, file_mb=8)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("memory_mbs = 1024\n", "unknown setting memory_mbs"),
+    ('gpu = "always"\n', "gpu must be one of none, preferred, required"),
+    ('processes = "many"\n', "limits must be numbers"),
+    ("timeout_s = 0\n", "limits must be positive"),
+])
+def test_a_bad_setting_is_a_one_line_error_naming_the_file(course: Course, text: str, message: str) -> None:
+    settings(course, text)
+    with pytest.raises(CourseError, match=message) as error:
+        course.homework("hw_x")
+    assert "homework.toml" in str(error.value) and "\n" not in str(error.value)
