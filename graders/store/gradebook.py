@@ -31,8 +31,14 @@ def record_grades(gradebook: Gradebook, assignment: str, student: str, notebook:
         gradebook.update_or_create_student(student)
         extra = {"timestamp": timestamp} if timestamp is not None else {}
         gradebook.update_or_create_submission(assignment, student, **extra)
-        for verdict in verdicts:
-            grade = gradebook.find_grade(verdict.grade_id, notebook, assignment, student)
-            grade.auto_score = verdict.score
-            grade.needs_manual_grade = grade.manual_score is not None or verdict.score is None
+        grades = {g.name: g for g in gradebook.find_submission_notebook(notebook, assignment, student).grades}
+        missing = [v.grade_id for v in verdicts if v.grade_id not in grades]
+        if missing:
+            raise AssignmentNotReleased(f"{assignment} in the gradebook has no cell {', '.join(missing)}: "
+                                        f"run `graders generate {assignment}` again")
+        with gradebook.db.no_autoflush:  # one flush (and one audit pass) at the commit
+            for verdict in verdicts:
+                grade = grades[verdict.grade_id]
+                grade.auto_score = verdict.score
+                grade.needs_manual_grade = grade.manual_score is not None or verdict.score is None
         gradebook.db.commit()
