@@ -21,7 +21,7 @@ from tests.helpers import solved_notebook, submit, with_cell_after
 
 HW = "hw1_backprop"
 QUICK = ["alice", "bob", "carol"]
-SLEEP_S = 30  # long enough to be unfinished when the coordinator is killed
+SLEEP_S = 40  # long enough to be unfinished when the coordinator is killed
 
 
 def jobs_by_student(course) -> dict[str, list[Job]]:  # noqa: ANN001 - a Course
