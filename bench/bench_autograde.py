@@ -16,8 +16,10 @@ the same run and on the same notebooks:
 Both are measured as whole process trees: wall time, CPU seconds (getrusage of
 the reaped children, plus the sandboxed kernels, whose pid namespace is torn down
 without a wait), peak memory (summed PSS, sampled). Then a scaling table
-(graders alone, one fresh class per N) and the fixed cost of one submission in
-a warm sandboxed kernel (a notebook whose code cells do nothing).
+(graders alone, one fresh class per N), the fixed cost of one submission in
+a warm sandboxed kernel (a notebook whose code cells do nothing), and the fixed
+cost end to end: classes of a homework that does next to nothing, graded by the
+CLI, and the CPU each added submission costs inside and outside the sandbox.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from graders.validate import Mutant, load_mutants, mutate
 
 REPO = Path(__file__).resolve().parent.parent
 HW = "hw1_backprop"
+EMPTY_HW = "hw_empty"
 BIN = Path(sys.executable).parent
 # One pattern of ten, repeated: 4 correct, 3 partial, 1 wrong, 2 crashing.
 PATTERN = ("correct", "partial", "correct", "wrong", "correct", "partial", "crash-raise", "correct",
@@ -262,8 +265,8 @@ def run_nbgrader(course_root: Path, out: Path) -> tuple[Measure, int]:
     return measured, autograded
 
 
-def run_graders(course: Course, workers: int, out: Path, tag: str) -> Measure:
-    return measure([str(BIN / "graders"), "autograde", HW, "--workers", str(workers), "--course",
+def run_graders(course: Course, workers: int, out: Path, tag: str, hw: str = HW) -> Measure:
+    return measure([str(BIN / "graders"), "autograde", hw, "--workers", str(workers), "--course",
                     str(course.root)], course.root, out / f"graders-{tag}.log")
 
 
@@ -358,6 +361,47 @@ def fixed_overhead(course: Course, runs: int) -> dict[str, dict[str, float]]:
     return results
 
 
+def add_empty_homework(course: Course) -> None:
+    """`hw_empty`: one solution cell and one autograded test cell doing next to nothing, with
+    hw1's preloads (the size of the zygote sets the cost of each fork), released and keyed."""
+    nbgrader = {"schema_version": 3, "locked": False, "solution": True, "grade": False, "grade_id": "answer"}
+    test = {"schema_version": 3, "locked": True, "solution": False, "grade": True, "grade_id": "test_answer",
+            "points": 1}
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", metadata={"nbgrader": nbgrader}),
+        nbformat.v4.new_code_cell("assert answer == 42", metadata={"nbgrader": test})])
+    folder = course.path("source", EMPTY_HW)
+    folder.mkdir(parents=True)
+    nbformat.write(notebook, folder / f"{EMPTY_HW}.ipynb")
+    preload = ", ".join(f'"{name}"' for name in course.homework(HW).preload)
+    (folder / "homework.toml").write_text(f"preload = [{preload}]\n")
+    generate(course, EMPTY_HW)
+
+
+def fixed_overhead_end_to_end(template: Course, workers: int, sizes: tuple[int, int], tmp: Path) -> str:
+    """CPU and wall of each submission added between two class sizes of `hw_empty`, graded by the
+    CLI like any class: the platform's whole cost per submission besides the student's code."""
+    measured = []
+    for n in sizes:
+        course = Course.load(shutil.copytree(template.root, tmp / f"empty-{n}"))
+        notebook = instructor_notebook(course, EMPTY_HW, EMPTY_HW)
+        for i in range(n):
+            folder = course.submission_dir(f"e{i:04d}", EMPTY_HW)
+            folder.mkdir(parents=True)
+            nbformat.write(notebook, folder / f"{EMPTY_HW}.ipynb")
+        m = run_graders(course, workers, tmp, f"empty-{n}", EMPTY_HW)
+        graded = [r for r in graded_rows(course).values() if r["state"] == "done" and r["score"] == 1]
+        if len(graded) != n or m.returncode != 0:
+            return f"PROBLEM: {len(graded)} of {n} empty submissions graded with full marks, exit {m.returncode}"
+        measured.append((m, sum(r["cpu_s"] or 0.0 for r in graded)))
+        shutil.rmtree(course.root)
+    (m1, in1), (m2, in2) = measured
+    added = sizes[1] - sizes[0]
+    return (f"each submission added from N={sizes[0]} to N={sizes[1]}: {(m2.cpu_s - m1.cpu_s) / added:.3f} s CPU "
+            f"({(in2 - in1) / added:.3f} s in its sandbox, {((m2.cpu_s - in2) - (m1.cpu_s - in1)) / added:.3f} s "
+            f"outside), {(m2.wall_s - m1.wall_s) / added:.3f} s wall")
+
+
 # --- report ---------------------------------------------------------------------------------
 
 
@@ -393,6 +437,8 @@ def main() -> None:
                         help="class sizes for the graders-only scaling table (default 10 40)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--overhead-runs", type=int, default=20)
+    parser.add_argument("--empty", type=int, nargs=2, metavar=("N1", "N2"), default=(40, 160),
+                        help="class sizes of the end-to-end fixed-cost measure (default 40 160; 0 0 skips it)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="(b) only, no side-by-side")
     parser.add_argument("--keep", action="store_true", help="keep the temporary courses")
     args = parser.parse_args()
@@ -479,6 +525,12 @@ def main() -> None:
               f"(median of {args.overhead_runs}, code cells doing nothing):\n")
         for name, figures in fixed_overhead(template, args.overhead_runs).items():
             print(f"- {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+        if min(args.empty) > 0:
+            add_empty_homework(template)
+            result = fixed_overhead_end_to_end(template, args.workers, tuple(args.empty), tmp)
+            print(f"\nfixed cost end to end (hw_empty: 2 cells doing next to nothing, hw1's preloads, "
+                  f"{args.workers} workers):\n\n- {result}")
+            failed = failed or result.startswith("PROBLEM")
         print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
     finally:
         if args.keep:
