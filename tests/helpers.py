@@ -1,4 +1,5 @@
-"""Building submissions in a course's `submitted/` folder, as nbgrader's exchange lays them out."""
+"""Building submissions in a course's `submitted/` folder, as nbgrader's exchange lays them out,
+and reading back the jobs and attempts the platform recorded for them."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from sqlalchemy import select
+
 from graders import cells
 from graders.course import Course
 from graders.demo import solved
+from graders.store import Store
+from graders.store.models import Attempt, Job
 
 
 def release_notebook(course: Course, hw: str) -> NotebookNode:
@@ -41,3 +46,17 @@ def submit(course: Course, student: str, hw: str, notebook: NotebookNode | bytes
         nbformat.write(notebook, path)
     (folder / "timestamp.txt").write_text(timestamp)
     return path
+
+
+def records(course: Course) -> tuple[dict[str, list[Job]], dict[str, list[Attempt]]]:
+    """The platform's jobs and attempts, by student, oldest first."""
+    store = Store(course.db_url, course.course_id)
+    jobs: dict[str, list[Job]] = {}
+    attempts: dict[str, list[Attempt]] = {}
+    with store.session() as session:
+        for job in session.scalars(select(Job).order_by(Job.id)):
+            jobs.setdefault(job.student, []).append(job)
+        for student, attempt in session.execute(select(Job.student, Attempt).join(Attempt).order_by(Attempt.id)):
+            attempts.setdefault(student, []).append(attempt)
+    store.close()
+    return jobs, attempts

@@ -13,15 +13,12 @@ import psutil
 import pytest
 from distributed import LocalCluster
 from nbgrader.api import Gradebook
-from sqlalchemy import select
 
 from graders import dispatch
 from graders.autograde import autograde
-from graders.store import Store
-from graders.store.models import Attempt, Job
 from graders.validate import load_mutants, mutate
 from tests.conftest import copy_course
-from tests.helpers import release_notebook, solved_notebook, submit, with_cell_after
+from tests.helpers import records, release_notebook, solved_notebook, submit, with_cell_after
 
 HW = "hw1_backprop"
 SANDBOX_UID_BASE = 60000
@@ -44,19 +41,6 @@ def cell_scores(course, students: list[str]) -> dict[tuple[str, str], float | No
                 for student in students
                 for notebook in gradebook.find_submission(HW, student).notebooks
                 for grade in notebook.grades}
-
-
-def records(course) -> tuple[dict[str, list[Job]], dict[str, list[Attempt]]]:  # noqa: ANN001
-    store = Store(course.db_url, course.course_id)
-    jobs: dict[str, list[Job]] = {}
-    attempts: dict[str, list[Attempt]] = {}
-    with store.session() as session:
-        for job in session.scalars(select(Job).order_by(Job.id)):
-            jobs.setdefault(job.student, []).append(job)
-        for student, attempt in session.execute(select(Job.student, Attempt).join(Attempt).order_by(Attempt.id)):
-            attempts.setdefault(student, []).append(attempt)
-    store.close()
-    return jobs, attempts
 
 
 def test_one_and_two_workers_give_identical_scores(hw1_generated, tmp_path):

@@ -15,25 +15,13 @@ from sqlalchemy import select
 
 from graders.autograde import autograde
 from graders.store import Store
-from graders.store.models import GradingRun, Job
+from graders.store.models import GradingRun
 from tests.conftest import copy_course
-from tests.helpers import solved_notebook, submit, with_cell_after
+from tests.helpers import records, solved_notebook, submit, with_cell_after
 
 HW = "hw1_backprop"
 QUICK = ["alice", "bob", "carol"]
 SLEEP_S = 40  # long enough to be unfinished when the coordinator is killed
-
-
-def jobs_by_student(course) -> dict[str, list[Job]]:  # noqa: ANN001 - a Course
-    store = Store(course.db_url, course.course_id)
-    try:
-        with store.session() as session:
-            jobs: dict[str, list[Job]] = {}
-            for job in session.scalars(select(Job).order_by(Job.id)):
-                jobs.setdefault(job.student, []).append(job)
-            return jobs
-    finally:
-        store.close()
 
 
 def run_states(course) -> list[str]:  # noqa: ANN001 - a Course
@@ -70,7 +58,7 @@ def test_a_coordinator_killed_mid_run_resumes_without_grading_anything_twice(hw1
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         def quick_done_and_sleeper_asleep() -> bool:
-            jobs = jobs_by_student(course)
+            jobs = records(course)[0]
             done = all(s in jobs and jobs[s][-1].state == "done" for s in QUICK)
             return done and bool(named(comm))
         wait_for(quick_done_and_sleeper_asleep, 120, "the quick submissions graded while the sleeper sleeps")
@@ -85,13 +73,13 @@ def test_a_coordinator_killed_mid_run_resumes_without_grading_anything_twice(hw1
     wait_for(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
                              for pid in tree), 60, "the killed run's workers and sandboxes to exit")
     assert named(comm) == []
-    assert [job.state for job in jobs_by_student(course)["sleeper"]] == ["running"]
+    assert [job.state for job in records(course)[0]["sleeper"]] == ["running"]
 
     outcomes = {o.student: o for o in autograde(course, HW, workers=1)}
 
     assert {s: outcomes[s].state for s in QUICK} == {s: "skipped" for s in QUICK}
     assert outcomes["sleeper"].state == "done" and outcomes["sleeper"].score == 100
-    jobs = jobs_by_student(course)
+    jobs = records(course)[0]
     assert all(len(jobs[s]) == 1 and jobs[s][0].state == "done" for s in QUICK)  # graded once
     assert [job.state for job in jobs["sleeper"]] == ["interrupted", "done"]
     assert run_states(course) == ["interrupted", "done"]
