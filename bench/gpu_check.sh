@@ -14,7 +14,7 @@ from pathlib import Path
 from graders.autograde import autograde
 from graders.course import Course
 from graders.demo import solved, submit_synthetic_class
-from graders.dispatch import count_gpus
+from graders.sandbox import count_gpus
 from graders.generate import generate
 from graders.store import Store
 from graders.store.models import Attempt, Job

@@ -14,7 +14,6 @@ waiting forever.
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import time
@@ -27,6 +26,7 @@ from distributed import Client, Future, Nanny, Scheduler, SpecCluster, as_comple
 from graders.errors import UserError
 from graders.jobs import GradingJob, run_job
 from graders.runner import Execution
+from graders.sandbox import count_gpus
 
 
 @dataclass
@@ -171,10 +171,6 @@ class _RunnerWatch:
 
 
 LOOPBACK = "127.0.0.1"  # a local cluster is reachable from this machine only
-
-
-def count_gpus() -> int:
-    return len(glob.glob("/dev/nvidia[0-9]*"))
 
 
 def local_cluster(workers: int, gpus: int) -> SpecCluster:

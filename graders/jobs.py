@@ -7,14 +7,13 @@ libraries.
 
 from __future__ import annotations
 
-import glob
 import os
 import socket
 import zlib
 from dataclasses import dataclass, field
 
 from graders.runner import Execution, WarmKernel
-from graders.sandbox import Limits, get_sandbox
+from graders.sandbox import Limits, count_gpus, get_sandbox
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,6 @@ def _this_runner() -> tuple[str, int, bool]:
 
         worker = get_worker()
     except (ImportError, ValueError):
-        return f"{socket.gethostname()}:{os.getpid()}", 0, bool(glob.glob("/dev/nvidia[0-9]*"))
+        return f"{socket.gethostname()}:{os.getpid()}", 0, count_gpus() > 0
     slot = int(worker.name) if str(worker.name).isdigit() else zlib.crc32(str(worker.name).encode()) % 1000
     return worker.address, slot, worker.state.total_resources.get("GPU", 0) > 0

@@ -178,6 +178,11 @@ def _python_view() -> list[str]:
     return args
 
 
+def count_gpus() -> int:
+    """NVIDIA GPUs on this machine (/dev/nvidia0, /dev/nvidia1, ...)."""
+    return len(list(Path("/dev").glob("nvidia[0-9]*")))
+
+
 def _gpu_view() -> list[str]:
     """The NVIDIA device nodes (driver libraries live under /usr, already bound)."""
     args: list[str] = []

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import nbformat
-from sqlalchemy import select
 
 from graders.course import Course
 from graders.hub.service import Exchange, GradingQueue
-from graders.store import Store
-from graders.store.models import Attempt, Job
-from tests.helpers import solved_notebook
+from tests.helpers import records, solved_notebook
 
 HW = "hw1_backprop"
-
-
-def runners_by_student(course: Course) -> dict[str, set[str]]:
-    store = Store(course.db_url, course.course_id)
-    try:
-        with store.session() as session:
-            rows = session.execute(select(Job.student, Attempt.runner).join(Attempt)).all()
-    finally:
-        store.close()
-    return {student: {runner for s, runner in rows if s == student} for student, _ in rows}
 
 
 def test_submission_is_graded_and_its_feedback_lists_every_test(hw1_course: Course) -> None:
@@ -44,7 +31,8 @@ def test_the_queue_keeps_its_runner_warm_between_submissions(hw1_course: Course)
             assert exchange.status(student, HW)["state"] == "graded"
     finally:
         queue.close()
-    runners = runners_by_student(hw1_course)
+    _, attempts = records(hw1_course)
+    runners = {student: {a.runner for a in attempts[student]} for student in ("alice", "bob")}
     assert runners["alice"] == runners["bob"] and len(runners["alice"]) == 1  # one Dask worker, still up
 
 
