@@ -26,7 +26,7 @@ c.Graders.due = {
 }
 # Late penalties through nbgrader's LateSubmissionPlugin extension point (nbgrader's "none"/"zero" work too).
 # After changing the policy, `graders penalties all` recomputes every penalty from the stored scores.
-c.AssignLatePenalties.plugin_class = "graders.deadlines.PercentPerDay"
+c.AssignLatePenalties.plugin_class = "graders.grading.deadlines.PercentPerDay"
 c.PercentPerDay.percent_per_day = 10  # per started day late
 c.PercentPerDay.grace_minutes = 15
 c.PercentPerDay.zero_after_days = 7

@@ -46,12 +46,12 @@ import nbformat
 import psutil
 
 from graders import cells
+from graders.authoring.generate import generate
+from graders.authoring.source import instructor_notebook
+from graders.authoring.validate import Mutant, load_mutants, mutate
 from graders.course import Course
-from graders.generate import generate
-from graders.runner import WarmKernel
-from graders.sandbox import get_sandbox
-from graders.source import instructor_notebook
-from graders.validate import Mutant, load_mutants, mutate
+from graders.sandbox.backends import get_sandbox
+from graders.sandbox.runner import WarmKernel
 
 REPO = Path(__file__).resolve().parent.parent
 HW = "hw1_backprop"
@@ -205,7 +205,7 @@ class TreeSampler(threading.Thread):
 
     @staticmethod
     def _is_kernel(proc: psutil.Process) -> bool:
-        """The zygote: `python -m graders.kernel`, whose parent is not itself a kernel."""
+        """The zygote: `python -m graders.sandbox.kernel`, whose parent is not itself a kernel."""
         try:
             return _runs_kernel(proc) and not _runs_kernel(proc.parent())
         except (psutil.Error, AttributeError):
@@ -217,7 +217,7 @@ class TreeSampler(threading.Thread):
 
 
 def _runs_kernel(proc: psutil.Process) -> bool:
-    return proc.cmdline()[1:3] == ["-m", "graders.kernel"]
+    return proc.cmdline()[1:3] == ["-m", "graders.sandbox.kernel"]
 
 
 def measure(argv: list[str], cwd: Path, log: Path) -> Measure:

@@ -11,11 +11,11 @@ COURSE="$(mktemp -d)/course"
 import shutil, sys
 from pathlib import Path
 
-from graders.autograde import autograde
+from graders.grading.autograde import autograde
 from graders.course import Course
-from graders.demo import solved, submit_synthetic_class
-from graders.sandbox import count_gpus
-from graders.generate import generate
+from graders.authoring.demo import solved, submit_synthetic_class
+from graders.sandbox.backends import count_gpus
+from graders.authoring.generate import generate
 from graders.store import Store
 from graders.store.models import Attempt, Job
 from sqlalchemy import select

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from graders.autograde import autograde
+from graders.authoring.demo import solved
+from graders.authoring.generate import generate
 from graders.course import Course
-from graders.demo import solved
-from graders.generate import generate
+from graders.grading.autograde import autograde
 from graders.store import Store
 from graders.store.models import Attempt
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/profile_kernel.py [--runs 20] [--cells 26]
 
-Starts the real bubblewrap kernel (graders.kernel, hw1_backprop's preloads) with
+Starts the real bubblewrap kernel (graders.sandbox.kernel, hw1_backprop's preloads) with
 timers around its per-submission steps, runs notebooks whose code cells do
 nothing, and prints the median wall time of each step, as seen from the
 process that took it (all clocks are CLOCK_MONOTONIC, shared across the
@@ -17,15 +17,15 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from graders.authoring.source import instructor_notebook
 from graders.course import Course
-from graders.runner import WarmKernel
-from graders.sandbox import get_sandbox
-from graders.source import instructor_notebook
+from graders.sandbox.backends import get_sandbox
+from graders.sandbox.runner import WarmKernel
 
 REPO = Path(__file__).resolve().parent.parent
 TIMING_FD = 99
 
-# Runs in the kernel instead of `-m graders.kernel`: the same main(), with timed steps. Timings go
+# Runs in the kernel instead of `-m graders.sandbox.kernel`: the same main(), with timed steps. Timings go
 # to a copy of the kernel's stderr that survives _quiet_std_fds (which only touches fds 0-2).
 INSTRUMENTED = f"""
 import os, resource, sys, time
@@ -33,7 +33,7 @@ os.dup2(2, {TIMING_FD})
 now = time.monotonic
 def log(name, start, end=None):
     os.write({TIMING_FD}, f"T {{os.getpid()}} {{name}} {{start:.6f}} {{(end or now()) - start:.6f}}\\n".encode())
-import graders.kernel as k
+import graders.sandbox.kernel as k
 def timed(name, function):
     def run(*args, **kwargs):
         start = now()
@@ -70,7 +70,7 @@ k.main(sys.argv[1:])
 
 
 class InstrumentedSandbox:
-    """The bubblewrap sandbox, starting the instrumented kernel instead of `-m graders.kernel`."""
+    """The bubblewrap sandbox, starting the instrumented kernel instead of `-m graders.sandbox.kernel`."""
 
     def __init__(self, warm_up: str = "") -> None:
         self.real = get_sandbox("bubblewrap")
@@ -142,7 +142,7 @@ def _steps(log: str) -> dict[str, float]:
             exits.append((float(parts[2]), float(parts[3]), int(parts[4])))
         elif parts and parts[0] == "W":
             waits.append(float(parts[2]))
-    # C3 exits first, then C2, then C1 (see graders.kernel); each parent's wait returns once
+    # C3 exits first, then C2, then C1 (see graders.sandbox.kernel); each parent's wait returns once
     # the kernel has torn its child's copy of the zygote down.
     exits.sort()
     for name, (_, cpu, minflt) in zip(("C3", "C2", "C1"), exits):

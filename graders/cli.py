@@ -14,6 +14,7 @@ from rich.table import Table
 
 from graders.course import Course
 from graders.errors import UserError
+from graders.states import OutcomeState
 
 # Heavy libraries are imported inside the commands that use them: `graders --help` stays quick,
 # and so does each Dask worker, which imports this module again as its parent's __main__.
@@ -48,7 +49,8 @@ def generate(hw: str, lang: Optional[str] = typer.Option(None, help="en or fr (d
              course: Optional[Path] = CourseOption,
              unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox")) -> None:
     """Write release/HW (student version) and the answer keys."""
-    from graders.generate import generate as run_generate, stale_files
+    from graders.authoring.generate import generate as run_generate
+    from graders.authoring.generate import stale_files
 
     c = _course(course)
     if check:
@@ -72,12 +74,12 @@ def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--stud
               unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox"),
               course: Optional[Path] = CourseOption) -> None:
     """Grade every submission of HW (or --student S) in parallel sandboxes."""
-    from graders.autograde import autograde as run_autograde
+    from graders.grading.autograde import autograde as run_autograde
 
     c = _course(course)
     sandbox = _sandbox_name(unsafe_no_sandbox)
     if sandbox != "none":
-        from graders.sandbox import get_sandbox
+        from graders.sandbox.backends import get_sandbox
 
         get_sandbox(sandbox)  # fail now, with its one-line reason, rather than in every job
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -87,7 +89,7 @@ def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--stud
             c, hw, students=student or None, workers=workers, scheduler=scheduler, sandbox=sandbox,
             force=force or bool(student),
             on_planned=lambda n: progress.update(task, total=n),
-            on_outcome=lambda o: o.state != "skipped" and progress.advance(task))
+            on_outcome=lambda o: o.state != OutcomeState.SKIPPED and progress.advance(task))
     table = Table(title=f"{hw}: {len(outcomes)} notebooks")
     for column in ("student", "notebook", "state", "score", "reason"):
         table.add_column(column)
@@ -102,7 +104,7 @@ def validate(hw: str, course: Optional[Path] = CourseOption,
              workers: Optional[int] = typer.Option(None),
              unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox")) -> None:
     """Check HW: solution = full marks, blank = 0, each known-wrong solution loses points."""
-    from graders.validate import validate as run_validate
+    from graders.authoring.validate import validate as run_validate
 
     c = _course(course)
     with console.status(f"validating {hw}"):
@@ -124,7 +126,7 @@ def report(hw: str = typer.Argument(..., help="a homework, or all"),
            format: str = typer.Option("csv", "--format", "-f", help="csv, canvas, moodle or html"),
            out: Path = typer.Option(Path("reports"), "--out"), course: Optional[Path] = CourseOption) -> None:
     """Export grades (CSV per question, Canvas or Moodle import file, HTML report with plots)."""
-    from graders.deadlines import apply_penalties
+    from graders.grading.deadlines import apply_penalties
     from graders.reports.export import check_format, released, write_reports
     from graders.store import Store
 
@@ -147,7 +149,7 @@ def report(hw: str = typer.Argument(..., help="a homework, or all"),
 @app.command()
 def status(hw: Optional[str] = typer.Argument(None), course: Optional[Path] = CourseOption) -> None:
     """Show the latest grading run of each homework (or of HW), with failures and timings."""
-    from graders.status import latest_runs
+    from graders.reports.status import latest_runs
 
     c = _course(course)
     if hw:
@@ -171,9 +173,9 @@ def status(hw: Optional[str] = typer.Argument(None), course: Optional[Path] = Co
 def demo(course: Optional[Path] = CourseOption, workers: Optional[int] = typer.Option(None),
          homework: Optional[list[str]] = typer.Option(None, "--homework", help="default: every homework")) -> None:
     """Generate every homework, grade a synthetic class of each in parallel sandboxes, write reports."""
-    from graders.autograde import autograde as run_autograde
-    from graders.demo import submit_synthetic_class
-    from graders.generate import generate as run_generate
+    from graders.authoring.demo import submit_synthetic_class
+    from graders.authoring.generate import generate as run_generate
+    from graders.grading.autograde import autograde as run_autograde
     from graders.reports.export import FORMATS, write_report
     from graders.store import Store
 
@@ -237,7 +239,7 @@ def main() -> None:
 def extend(hw: str, student: str, until: str = typer.Option(..., "--until", help="e.g. '2026-11-25 23:59 UTC'"),
            course: Optional[Path] = CourseOption) -> None:
     """Give STUDENT until DATETIME for HW (replaces an earlier extension); late penalties follow."""
-    from graders.deadlines import grant_extension, parse_datetime
+    from graders.grading.deadlines import grant_extension, parse_datetime
     from graders.store import Store
 
     c = _course(course)
@@ -253,7 +255,7 @@ def extend(hw: str, student: str, until: str = typer.Option(..., "--until", help
 @app.command()
 def penalties(hw: str = typer.Argument(..., help="a homework, or all"), course: Optional[Path] = CourseOption) -> None:
     """Recompute late penalties from the due dates, extensions and policy in the course config (no re-run)."""
-    from graders.deadlines import apply_penalties
+    from graders.grading.deadlines import apply_penalties
     from graders.reports.export import released
     from graders.store import Store
 

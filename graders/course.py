@@ -16,8 +16,8 @@ from pathlib import Path
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from graders.contract import Limits
 from graders.errors import UserError
-from graders.sandbox import Limits
 
 CONFIG_FILE = "nbgrader_config.py"
 GPU_MODES = ("none", "preferred", "required")

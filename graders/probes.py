@@ -1,7 +1,7 @@
 """The API that test cells use to emit values: `probe(name, value, ...)`.
 
 A test cell decides nothing. It hands values to the grader, which compares them
-with the answer key outside the sandbox (see `graders.verdict`). The options
+with the answer key outside the sandbox (see `graders.grading.verdict`). The options
 (tolerances, weight, bounds) only matter when the instructor solution runs at
 `graders generate`: they are stored in the key, and a student's kernel cannot
 change them.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from graders.values import encode
+from graders.sandbox.values import encode
 
-# Set by the grading kernel (graders.kernel); None in a student's own Jupyter.
+# Set by the grading kernel (graders.sandbox.kernel); None in a student's own Jupyter.
 _emit: Callable[[dict], None] | None = None
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from graders.authoring.generate import generate
 from graders.course import Course
-from graders.generate import generate
 
 REPO = Path(__file__).resolve().parent.parent
 HOMEWORKS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
@@ -113,7 +113,7 @@ def on_database(course: Course, db_url: str | None) -> Course:
     """`course` switched to `db_url` (None: unchanged), its generated homeworks released into the new gradebook."""
     if db_url is None:
         return course
-    from graders.generate import release
+    from graders.authoring.generate import release
 
     config = course.path("nbgrader_config.py")
     config.write_text(config.read_text() + f"\nc.CourseDirectory.db_url = {db_url!r}\n")

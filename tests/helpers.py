@@ -8,12 +8,11 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
-
 from sqlalchemy import select
 
 from graders import cells
+from graders.authoring.demo import solved
 from graders.course import Course
-from graders.demo import solved
 from graders.store import Store
 from graders.store.models import Attempt, Job
 

@@ -17,8 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from nbgrader.exchange.abc import (Exchange, ExchangeFetchAssignment, ExchangeFetchFeedback, ExchangeList,
-                                   ExchangeSubmit)
+from nbgrader.exchange.abc import Exchange, ExchangeFetchAssignment, ExchangeFetchFeedback, ExchangeList, ExchangeSubmit
 from traitlets import Unicode, default
 
 TIMEOUT_S = 60

@@ -10,7 +10,7 @@ members of the `formgrade-<course>` group may pass `?student=`. Only members of
 
 A submission is written to nbgrader's layout `submitted/<student>/<hw>/` with a
 server timestamp and queued; one background worker grades queued submissions
-in order with `graders.autograde.autograde` (one student at a time, so the
+in order with `graders.grading.autograde.autograde` (one student at a time, so the
 grader stays within the machine's share) and records the status
 (queued / grading / graded / failed with a reason) under `hub/status/`. Its
 Dask runners stay up between submissions, so their sandboxed kernels stay warm
@@ -39,11 +39,11 @@ from tornado import httpclient, web
 from tornado.ioloop import IOLoop
 
 from graders.course import Course
-from graders.deadlines import due_date
+from graders.grading.deadlines import due_date
 from graders.hub import feedback
 
 if TYPE_CHECKING:
-    from graders.dispatch import Dispatcher
+    from graders.dispatch.dispatcher import Dispatcher
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"  # nbgrader's timestamp.txt format
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -152,8 +152,8 @@ class GradingQueue:
 
     def grade(self, student: str, hw: str) -> None:
         """Grade `student`'s current submission of `hw` and record its status (runs in the worker thread)."""
-        from graders.autograde import autograde  # heavy (nbgrader, dask): loaded by the worker thread
-        from graders.dispatch import Dispatcher
+        from graders.dispatch.dispatcher import Dispatcher
+        from graders.grading.autograde import autograde  # heavy (nbgrader, dask): loaded by the worker thread
 
         self.pending.discard((student, hw))
         exchange = self.exchange

@@ -17,6 +17,7 @@ import pandas as pd
 from graders.reports import plots
 from graders.reports.analytics import item_analysis
 from graders.reports.table import attempts, grade_table, questions
+from graders.states import AttemptState
 from graders.store import Store
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:90%}
@@ -37,7 +38,7 @@ def render(store: Store, hw: str) -> str:
     with store.gradebook() as gradebook:
         due = gradebook.find_assignment(hw).duedate
     analysis = item_analysis(table, graded)
-    failures = runs[runs["state"] != "done"][["student", "notebook", "run_id", "number", "state", "reason"]]
+    failures = runs[runs["state"] != AttemptState.DONE][["student", "notebook", "run_id", "number", "state", "reason"]]
     title = f"{hw}: grade report"
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{markup.escape(title)}</title>"

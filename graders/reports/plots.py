@@ -10,10 +10,11 @@ matplotlib.use("Agg")  # no display on a grading server
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from graders.reports.analytics import graded_rows  # noqa: E402
+from graders.states import AttemptState  # noqa: E402
 
 MAX_BARS = 40  # attempts shown one bar each; more become a histogram
 
@@ -72,7 +73,7 @@ def score_vs_time(table: pd.DataFrame, due: object) -> bytes:
 def runtimes(attempts: pd.DataFrame) -> bytes:
     """Wall time of every grading attempt, failed or lost ones in red: a bar each for a small class,
     a histogram beyond MAX_BARS attempts."""
-    failed = attempts["state"] != "done"
+    failed = attempts["state"] != AttemptState.DONE
     wall = attempts["wall_s"].astype(float).fillna(0)
     if len(attempts) > MAX_BARS:
         fig, ax = plt.subplots(figsize=(6, 3.2))

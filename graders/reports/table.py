@@ -14,6 +14,7 @@ import pandas as pd
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import select
 
+from graders.states import FINAL_JOB_STATES, JobState
 from graders.store import Store
 from graders.store.models import Attempt, Job
 
@@ -87,12 +88,12 @@ def _row(gradebook: Gradebook, hw: str, student: str, graded: list[Question], ma
 def _failures(store: Store, hw: str) -> dict[str, str]:
     """student -> reason, when the newest finished job of one of their notebooks failed."""
     with store.session() as session:
-        jobs = session.scalars(select(Job).where(Job.assignment == hw, Job.state.in_(("done", "failed")))
+        jobs = session.scalars(select(Job).where(Job.assignment == hw, Job.state.in_(FINAL_JOB_STATES))
                                .order_by(Job.id)).all()
     latest = {(j.student, j.notebook): j for j in jobs}
     failed: dict[str, list[tuple[str, str]]] = {}
     for (student, notebook), job in sorted(latest.items()):
-        if job.state == "failed":
+        if job.state == JobState.FAILED:
             failed.setdefault(student, []).append((notebook, job.reason or "unknown reason"))
     return {student: items[0][1] if len(items) == 1 else "; ".join(f"{nb}: {reason}" for nb, reason in items)
             for student, items in failed.items()}

@@ -7,8 +7,8 @@ from datetime import datetime
 from nbgrader.api import Gradebook, MissingEntry
 
 from graders.errors import UserError
+from graders.grading.verdict import CellVerdict
 from graders.store.audit import acting
-from graders.verdict import CellVerdict
 
 
 class AssignmentNotReleased(UserError, LookupError):

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from graders.states import JobState, RunState
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -31,7 +33,7 @@ class GradingRun(Base):
     assignment: Mapped[str] = mapped_column(String(128), index=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    state: Mapped[str] = mapped_column(String(16), default="running")  # running | done | interrupted
+    state: Mapped[str] = mapped_column(String(16), default=RunState.RUNNING)  # a RunState
     sandbox: Mapped[str] = mapped_column(String(32))
     workers: Mapped[int] = mapped_column(Integer)
     scheduler: Mapped[str] = mapped_column(String(256), default="local")
@@ -49,7 +51,7 @@ class Job(Base):
     student: Mapped[str] = mapped_column(String(128), index=True)
     notebook: Mapped[str] = mapped_column(String(128))
     submission_sha256: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | failed
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)  # a JobState
     score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
     reason: Mapped[str | None] = mapped_column(Text)
@@ -66,7 +68,7 @@ class Attempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("graders_job.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))  # running | done | failed | lost
+    state: Mapped[str] = mapped_column(String(16))  # an AttemptState
     runner: Mapped[str | None] = mapped_column(String(256))
     device: Mapped[str | None] = mapped_column(String(256))
     sandbox: Mapped[str | None] = mapped_column(String(32))

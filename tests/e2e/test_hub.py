@@ -14,8 +14,8 @@ import time
 import nbformat
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
-from graders.demo import fill_solutions
-from graders.source import instructor_notebook
+from graders.authoring.demo import fill_solutions
+from graders.authoring.source import instructor_notebook
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, Hub, users_processes
 
 HW = "hw1_backprop"

@@ -3,9 +3,8 @@ earns nothing, and every known-wrong solution loses points on what it breaks."""
 
 import pytest
 
-from graders.validate import validate
+from graders.authoring.validate import validate
 from tests.conftest import HOMEWORKS, REPO, new_course
-
 
 
 @pytest.mark.slow
@@ -21,7 +20,7 @@ def test_homework_validates(hw, tmp_path):
 
 @pytest.mark.parametrize("hw", HOMEWORKS)
 def test_committed_release_is_in_sync_with_source(hw):
+    from graders.authoring.generate import stale_files
     from graders.course import Course
-    from graders.generate import stale_files
 
     assert stale_files(Course.load(REPO), hw) == []

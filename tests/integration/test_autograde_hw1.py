@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.autograde import autograde
+from graders.authoring.validate import load_mutants, mutate
+from graders.grading.autograde import autograde
 from graders.reports.export import write_report
 from graders.store import Store
-from graders.validate import load_mutants, mutate
 from tests.helpers import release_notebook, solved_notebook, submit, with_cell_after
 
 HW = "hw1_backprop"

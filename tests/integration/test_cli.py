@@ -38,7 +38,7 @@ def test_generate_check_fails_on_a_stale_release(hw1_course):
 
 
 def test_status_shows_the_latest_run(hw1_course):
-    from graders.autograde import autograde
+    from graders.grading.autograde import autograde
     from tests.helpers import solved_notebook, submit
 
     submit(hw1_course, "alice", "hw1_backprop", solved_notebook(hw1_course, "hw1_backprop"))

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.autograde import autograde
+from graders.authoring.validate import load_mutants, mutate
+from graders.grading.autograde import autograde
 from graders.reports.export import write_report
-from graders.status import latest_runs
+from graders.reports.status import latest_runs
 from graders.store import Store
-from graders.validate import load_mutants, mutate
 from tests.conftest import copy_course, on_database
 from tests.helpers import solved_notebook, submit
 

@@ -14,9 +14,9 @@ import pytest
 from distributed import LocalCluster
 from nbgrader.api import Gradebook
 
-from graders import dispatch
-from graders.autograde import autograde
-from graders.validate import load_mutants, mutate
+from graders.authoring.validate import load_mutants, mutate
+from graders.dispatch import dispatcher as dispatch
+from graders.grading.autograde import autograde
 from tests.conftest import copy_course
 from tests.helpers import records, release_notebook, solved_notebook, submit, with_cell_after
 

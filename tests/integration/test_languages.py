@@ -4,13 +4,12 @@ import nbformat
 import pytest
 
 from graders import cells
-from graders.autograde import autograde
-from graders.demo import fill_solutions
-from graders.generate import release
-from graders.source import instructor_notebook
+from graders.authoring.demo import fill_solutions
+from graders.authoring.generate import release
+from graders.authoring.source import instructor_notebook
+from graders.grading.autograde import autograde
 from tests.conftest import HOMEWORKS, new_course
 from tests.helpers import submit
-
 
 
 @pytest.mark.parametrize("hw", HOMEWORKS)

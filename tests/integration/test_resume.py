@@ -13,7 +13,7 @@ import time
 import psutil
 from sqlalchemy import select
 
-from graders.autograde import autograde
+from graders.grading.autograde import autograde
 from graders.store import Store
 from graders.store.models import GradingRun
 from tests.conftest import copy_course

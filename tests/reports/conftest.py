@@ -15,18 +15,18 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from graders.course import Course
+from graders.grading.verdict import CellVerdict
 from graders.reports.table import questions
 from graders.store import Store, audit
 from graders.store.gradebook import record_grades
 from graders.store.models import Attempt, GradingRun, Job
-from graders.verdict import CellVerdict
 from tests.conftest import copy_course, on_database
 
 HW = "hw1_backprop"
 DUE = datetime(2026, 11, 21, 0, 0)
 POLICY = """
 c.Graders.due = {{"hw1_backprop": "2026-11-21 00:00:00 UTC"}}
-c.AssignLatePenalties.plugin_class = "graders.deadlines.PercentPerDay"
+c.AssignLatePenalties.plugin_class = "graders.grading.deadlines.PercentPerDay"
 c.PercentPerDay.percent_per_day = {percent}
 """
 TIMEOUT = "timeout: the notebook ran over 120 s"

@@ -13,12 +13,12 @@ from nbgrader.api import Gradebook
 from sqlalchemy import select
 
 from graders.course import Course
-from graders.deadlines import apply_penalties
+from graders.grading.deadlines import apply_penalties
+from graders.grading.verdict import CellVerdict
 from graders.reports.table import grade_table
 from graders.store import Store, audit
 from graders.store.gradebook import record_grades
 from graders.store.models import AuditEvent
-from graders.verdict import CellVerdict
 from tests.reports.conftest import HW
 
 GRADERS = str(Path(sys.executable).parent / "graders")

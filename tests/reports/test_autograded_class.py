@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from graders.autograde import autograde
 from graders.course import Course
+from graders.grading.autograde import autograde
 from tests.helpers import solved_notebook, submit, with_cell_after
 from tests.reports.conftest import HW
 

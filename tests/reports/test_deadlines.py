@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from graders.course import Course, CourseError
-from graders.deadlines import PercentPerDay, apply_penalties, grant_extension, parse_datetime
+from graders.grading.deadlines import PercentPerDay, apply_penalties, grant_extension, parse_datetime
 from graders.reports.table import grade_table
 from graders.store import Store, audit
 from graders.store.models import Attempt, Job

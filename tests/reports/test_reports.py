@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 from PIL import Image
 
 from graders.course import Course
-from graders.deadlines import apply_penalties
+from graders.grading.deadlines import apply_penalties
 from graders.reports.analytics import item_analysis
 from graders.reports.export import FORMATS, write_report
 from graders.reports.table import Question

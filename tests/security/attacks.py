@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-SANDBOX_UID_BASE = 60000  # graders.sandbox.SLOT_UID_BASE: the grader is root here, kernels run as 60000 + slot
+SANDBOX_UID_BASE = 60000  # graders.sandbox.backends.SLOT_UID_BASE: the grader is root here, kernels run as 60000 + slot
 PR_SET_NAME = 15
 
 

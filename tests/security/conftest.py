@@ -31,11 +31,11 @@ import pytest
 from sqlalchemy import select
 
 from graders import cells
-from graders.autograde import Outcome, autograde
+from graders.authoring.validate import load_mutants, mutate
 from graders.course import Course
+from graders.grading.autograde import Outcome, autograde
 from graders.store import Store
 from graders.store.models import Attempt, Job
-from graders.validate import load_mutants, mutate
 from tests.conftest import REPO, copy_course
 from tests.helpers import solved_notebook, submit, with_cell_after
 from tests.security import attacks

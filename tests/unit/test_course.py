@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from graders.contract import Limits
 from graders.course import Course, CourseError
-from graders.sandbox import Limits
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -3,10 +3,9 @@
 import pytest
 
 from graders import cells
+from graders.authoring.demo import synthetic_notebooks
 from graders.course import Course
-from graders.demo import synthetic_notebooks
 from tests.conftest import HOMEWORKS, REPO
-
 
 
 @pytest.mark.parametrize("hw", HOMEWORKS)

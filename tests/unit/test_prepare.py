@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from graders import cells
-from graders.prepare import BadSubmission, prepare, read_submission
+from graders.grading.prepare import BadSubmission, prepare, read_submission
 from tests.conftest import REPO
 
 SOURCE = REPO / "source" / "hw1_backprop" / "hw1_backprop.ipynb"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from graders.values import ValueTooLarge, decode, encode
+from graders.sandbox.values import ValueTooLarge, decode, encode
 
 
 def test_tensors_arrays_and_nested_values_survive_the_round_trip():

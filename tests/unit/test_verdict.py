@@ -1,8 +1,8 @@
 import numpy as np
 
-from graders.runner import CellRun
-from graders.values import encode
-from graders.verdict import compare, judge_assert, judge_probes
+from graders.contract import CellRun
+from graders.grading.verdict import compare, judge_assert, judge_probes
+from graders.sandbox.values import encode
 
 OPTIONS = {"weight": 1.0, "rtol": 1e-5, "atol": 1e-8, "exact": False, "min": None, "max": None}
 

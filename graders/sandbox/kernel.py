@@ -1,6 +1,6 @@
 """The grading kernel: a warm interpreter inside the sandbox, forked once per submission.
 
-`python -m graders.kernel --control-fd N` imports the heavy modules once (numpy,
+`python -m graders.sandbox.kernel --control-fd N` imports the heavy modules once (numpy,
 torch, IPython, ...) and waits on its control socket. For each `run` request it
 hands the grader a fresh socket pair end and forks:
 
@@ -30,7 +30,9 @@ import tempfile
 import time
 from typing import Any
 
-from graders import probes, wire
+from graders import probes
+from graders.contract import CellStatus
+from graders.sandbox import wire
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -46,7 +48,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 def main(argv: list[str] | None = None) -> None:
     """Warm up, then serve `run` requests on the control socket until it closes."""
-    parser = argparse.ArgumentParser(prog="graders.kernel")
+    parser = argparse.ArgumentParser(prog="graders.sandbox.kernel")
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--uid", type=int)
     parser.add_argument("--gid", type=int)
@@ -205,7 +207,7 @@ def _execute(sock: socket.socket, shell: Any, limits: dict) -> None:
 
 
 def run_cell(shell: Any, source: str) -> tuple[list[dict], str]:
-    """Run one cell in `shell`; return its nbformat outputs and "ok" or "error"."""
+    """Run one cell in `shell`; return its nbformat outputs and how it ended."""
     capture = CellCapture(shell.execution_count)
     shell.capture = capture
     saved = sys.stdout, sys.stderr, shell.display_pub, shell.display_trap.hook
@@ -219,7 +221,7 @@ def run_cell(shell: Any, source: str) -> tuple[list[dict], str]:
         shell.capture = None
     capture.finish()
     failed = result.error_before_exec is not None or result.error_in_exec is not None
-    return capture.outputs, "error" if failed or capture.errored else "ok"
+    return capture.outputs, CellStatus.ERROR if failed or capture.errored else CellStatus.OK
 
 
 class CellCapture:

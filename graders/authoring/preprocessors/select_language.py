@@ -7,7 +7,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from graders.source import select_language
+from graders.authoring.source import select_language
 
 
 class SelectLanguage(NbGraderPreprocessor):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graders.runner import CellRun
-from graders.values import decode
+from graders.contract import CellRun, CellStatus
+from graders.sandbox.values import decode
 
 
 @dataclass
@@ -53,8 +53,8 @@ def judge_assert(grade_id: str, max_points: float, run: CellRun) -> CellVerdict:
 
     Weaker than probes: student code in the same kernel can make such a cell pass.
     """
-    passed = run.status == "ok"
-    message = "passed" if passed else f"test cell {'failed' if run.status == 'error' else 'did not run'}"
+    passed = run.status == CellStatus.OK
+    message = "passed" if passed else f"test cell {'failed' if run.status == CellStatus.ERROR else 'did not run'}"
     return CellVerdict(grade_id, max_points, max_points if passed else 0.0, "assert", message=message)
 
 
@@ -81,7 +81,7 @@ def _missing_message(run: CellRun) -> str:
     error = next((o for o in run.outputs if o.get("output_type") == "error"), None)
     if error is not None:
         return f"not produced: {error.get('ename')}: {str(error.get('evalue', ''))[:200]}"
-    return "not produced" if run.status == "ok" else f"not produced (cell {run.status})"
+    return "not produced" if run.status == CellStatus.OK else f"not produced (cell {run.status})"
 
 
 def compare(expected: object, actual: object, options: dict) -> tuple[bool, str]:

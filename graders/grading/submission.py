@@ -1,4 +1,4 @@
-"""The coordinator's side of one submission's grading (the runner's side is `graders.jobs`).
+"""The coordinator's side of one submission's grading (the runner's side is `graders.dispatch.worker`).
 
 - `make_job` and `extra_files`: the `GradingJob` that travels to a runner (code
   cells, files, limits; no key, no database URL).
@@ -14,13 +14,13 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from graders import cells, verdict
+from graders import cells
+from graders.authoring.keys import NotebookKey
+from graders.contract import CellStatus, Execution, GradingJob
 from graders.course import Homework
-from graders.jobs import GradingJob
-from graders.keys import NotebookKey
-from graders.prepare import Prepared
-from graders.runner import Execution
-from graders.verdict import CellVerdict
+from graders.grading import verdict
+from graders.grading.prepare import Prepared
+from graders.grading.verdict import CellVerdict
 
 MAX_EXTRA_FILE_BYTES = 5 * 1024 * 1024
 
@@ -65,7 +65,7 @@ def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
             run = execution.cells.get(index)
-            if run is not None and run.status != "not run":
+            if run is not None and run.status != CellStatus.NOT_RUN:
                 count += 1
                 cell.execution_count = count
                 cell.outputs = [nbformat.from_dict(output) for output in run.outputs]

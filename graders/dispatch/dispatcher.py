@@ -1,6 +1,6 @@
 """Jobs to runners through Dask distributed, with every attempt reported and lost ones retried.
 
-The coordinator submits `graders.jobs.run_job` tasks; Dask workers run them
+The coordinator submits `graders.dispatch.worker.run_job` tasks; Dask workers run them
 in their warm sandboxed kernels and return executions, never touching the
 database. Local runs use a SpecCluster so that each worker can be told its own
 GPU. A worker that dies makes Dask raise KilledWorker at once (allowed
@@ -23,10 +23,10 @@ from typing import Iterable, Iterator
 import dask
 from distributed import Client, Future, Nanny, Scheduler, SpecCluster, as_completed
 
+from graders.contract import Execution, GradingJob
+from graders.dispatch.worker import run_job
 from graders.errors import UserError
-from graders.jobs import GradingJob, run_job
-from graders.runner import Execution
-from graders.sandbox import count_gpus
+from graders.sandbox.backends import count_gpus
 
 
 @dataclass

@@ -18,20 +18,20 @@ from nbgrader.api import Gradebook
 from nbgrader.utils import parse_utc
 from sqlalchemy import select, update
 
-from graders import grading
+from graders.authoring.generate import load_keys
+from graders.authoring.keys import NotebookKey
+from graders.authoring.source import instructor_notebook, notebook_language
+from graders.contract import CellRun, CellStatus, Execution, GradingJob
 from graders.course import Course, CourseError, Homework
-from graders.deadlines import apply_penalties
-from graders.dispatch import AttemptResult, Dispatcher
-from graders.generate import load_keys
-from graders.jobs import GradingJob
-from graders.keys import NotebookKey
-from graders.prepare import BadSubmission, Prepared, prepare, read_submission
-from graders.runner import CellRun, Execution
-from graders.source import instructor_notebook, notebook_language
+from graders.dispatch.dispatcher import AttemptResult, Dispatcher
+from graders.grading import submission
+from graders.grading.deadlines import apply_penalties
+from graders.grading.prepare import BadSubmission, Prepared, prepare, read_submission
+from graders.grading.verdict import CellVerdict
+from graders.states import FINAL_JOB_STATES, AttemptState, JobState, OutcomeState, RunState
 from graders.store import Store
 from graders.store.gradebook import record_grades
 from graders.store.models import Attempt, GradingRun, Job, utcnow
-from graders.verdict import CellVerdict
 
 LOG_TAIL_CHARS = 4000
 
@@ -42,7 +42,7 @@ class Outcome:
 
     student: str
     notebook: str
-    state: str  # done | failed | skipped
+    state: OutcomeState
     score: float | None = None
     max_score: float | None = None
     reason: str | None = None
@@ -121,12 +121,12 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
                             del by_key[attempt.job.key]  # its prepared notebook is no longer needed
                             outcomes.append(outcome)
                             report(outcome)
-        graded = sorted({o.student for o in outcomes if o.state != "skipped"})
+        graded = sorted({o.student for o in outcomes if o.state != OutcomeState.SKIPPED})
         if graded:  # late penalties follow the new scores, as nbgrader's autograde does
             apply_penalties(course, store, hw, graded)
         with store.session() as session:
             session.execute(update(GradingRun).where(GradingRun.id == run_id)
-                            .values(state="done", finished_at=utcnow()))
+                            .values(state=RunState.DONE, finished_at=utcnow()))
     finally:
         store.close()
     return outcomes
@@ -146,10 +146,10 @@ def _check_students(course: Course, hw: str, students: list[str] | None) -> list
 
 def _interrupt_stale_runs(session, hw: str) -> None:  # noqa: ANN001 - a Session
     """Runs left 'running' by a coordinator that died: their unfinished jobs will be graded anew."""
-    stale = select(GradingRun.id).where(GradingRun.assignment == hw, GradingRun.state == "running")
-    session.execute(update(Job).where(Job.run_id.in_(stale), Job.state.in_(("queued", "running")))
-                    .values(state="interrupted", finished_at=utcnow()))
-    session.execute(update(GradingRun).where(GradingRun.id.in_(stale)).values(state="interrupted"))
+    stale = select(GradingRun.id).where(GradingRun.assignment == hw, GradingRun.state == RunState.RUNNING)
+    session.execute(update(Job).where(Job.run_id.in_(stale), Job.state.in_((JobState.QUEUED, JobState.RUNNING)))
+                    .values(state=JobState.INTERRUPTED, finished_at=utcnow()))
+    session.execute(update(GradingRun).where(GradingRun.id.in_(stale)).values(state=RunState.INTERRUPTED))
 
 
 def _plan_one(run: _Run, student: str, notebook: str, force: bool) -> Outcome | tuple[_Planned, GradingJob]:
@@ -160,7 +160,7 @@ def _plan_one(run: _Run, student: str, notebook: str, force: bool) -> Outcome | 
     data = path.read_bytes() if path.is_file() else b""
     sha = hashlib.sha256(data).hexdigest()
     if not force and _already_graded(store, hw, student, notebook, sha):
-        return Outcome(student, notebook, "skipped", reason="already graded (unchanged)")
+        return Outcome(student, notebook, OutcomeState.SKIPPED, reason="already graded (unchanged)")
     with store.session() as session:
         job = Job(run_id=run.run_id, assignment=hw, student=student, notebook=notebook, submission_sha256=sha)
         session.add(job)
@@ -176,10 +176,10 @@ def _plan_one(run: _Run, student: str, notebook: str, force: bool) -> Outcome | 
         prepared.notes[:0] = notes
     except BadSubmission as exc:
         return _fail_unrunnable(run, job_id, student, notebook, timestamp, str(exc))
-    files = grading.extra_files(folder)
-    job = grading.make_job(f"{student}/{notebook}", prepared, run.homework, run.sandbox, files)
+    files = submission.extra_files(folder)
+    job = submission.make_job(f"{student}/{notebook}", prepared, run.homework, run.sandbox, files)
     with store.session() as session:
-        session.execute(update(Job).where(Job.id == job_id).values(state="running"))
+        session.execute(update(Job).where(Job.id == job_id).values(state=JobState.RUNNING))
     return _Planned(job_id, student, notebook, prepared, timestamp), job
 
 
@@ -188,9 +188,9 @@ def _already_graded(store: Store, hw: str, student: str, notebook: str, sha: str
     with store.session() as session:
         latest = session.scalars(
             select(Job).where(Job.assignment == hw, Job.student == student, Job.notebook == notebook,
-                              Job.state.in_(("done", "failed"))).order_by(Job.id.desc()).limit(1)).first()
+                              Job.state.in_(FINAL_JOB_STATES)).order_by(Job.id.desc()).limit(1)).first()
         return latest is not None and latest.submission_sha256 == sha \
-            and any(attempt.state != "lost" for attempt in latest.attempts)
+            and any(attempt.state != AttemptState.LOST for attempt in latest.attempts)
 
 
 def _timestamp(folder) -> datetime | None:  # noqa: ANN001 - a Path
@@ -207,15 +207,15 @@ def _fail_unrunnable(run: _Run, job_id: int, student: str, notebook: str, timest
                      reason: str) -> Outcome:
     """A submission that cannot even be read: zero auto score, recorded as failed with its reason."""
     instructor = instructor_notebook(run.course, run.hw, notebook)
-    verdicts = grading.judge(instructor, run.keys[notebook], Execution(cells={
-        i: CellRun(status="not run") for i, c in enumerate(instructor.cells) if c.cell_type == "code"}))
+    verdicts = submission.judge(instructor, run.keys[notebook], Execution(cells={
+        i: CellRun(status=CellStatus.NOT_RUN) for i, c in enumerate(instructor.cells) if c.cell_type == "code"}))
     max_score = _max(verdicts)
     record_grades(run.gradebook, run.hw, student, notebook, verdicts, timestamp)
     with run.store.session() as session:
-        session.add(Attempt(job_id=job_id, number=1, state="failed", reason=reason, finished_at=utcnow()))
+        session.add(Attempt(job_id=job_id, number=1, state=AttemptState.FAILED, reason=reason, finished_at=utcnow()))
         session.execute(update(Job).where(Job.id == job_id).values(
-            state="failed", score=0.0, max_score=max_score, reason=reason, finished_at=utcnow()))
-    return Outcome(student, notebook, "failed", 0.0, max_score, reason)
+            state=JobState.FAILED, score=0.0, max_score=max_score, reason=reason, finished_at=utcnow()))
+    return Outcome(student, notebook, OutcomeState.FAILED, 0.0, max_score, reason)
 
 
 def _record_attempt(run: _Run, planned: _Planned, attempt: AttemptResult) -> Outcome | None:
@@ -224,30 +224,30 @@ def _record_attempt(run: _Run, planned: _Planned, attempt: AttemptResult) -> Out
     now = utcnow()
     with run.store.session() as session:
         if execution is None:  # when a lost attempt started is unknown: the coordinator only sees its end
-            session.add(Attempt(job_id=planned.job_id, number=attempt.number, state="lost",
+            session.add(Attempt(job_id=planned.job_id, number=attempt.number, state=AttemptState.LOST,
                                 runner=attempt.runner, reason=attempt.error, started_at=now, finished_at=now))
             if not attempt.final:
                 return None
             session.execute(update(Job).where(Job.id == planned.job_id).values(
-                state="failed", reason=f"no attempt completed: {attempt.error}", finished_at=utcnow()))
-            return Outcome(planned.student, planned.notebook, "failed", reason=attempt.error)
-        verdicts = grading.judge(planned.prepared.notebook, run.keys[planned.notebook], execution)
+                state=JobState.FAILED, reason=f"no attempt completed: {attempt.error}", finished_at=utcnow()))
+            return Outcome(planned.student, planned.notebook, OutcomeState.FAILED, reason=attempt.error)
+        verdicts = submission.judge(planned.prepared.notebook, run.keys[planned.notebook], execution)
         score, max_score = _score(verdicts), _max(verdicts)
-        state = "failed" if execution.failed else "done"
+        state = JobState.FAILED if execution.failed else JobState.DONE
         session.add(Attempt(
-            job_id=planned.job_id, number=attempt.number, state=state, runner=attempt.runner,
+            job_id=planned.job_id, number=attempt.number, state=AttemptState(state), runner=attempt.runner,
             device=execution.device, sandbox=execution.sandbox, wall_s=execution.wall_s, cpu_s=execution.cpu_s,
             peak_memory_mb=execution.maxrss_kb / 1024 if execution.maxrss_kb else None,
             exit_code=execution.exit_code, reason=execution.reason, log_tail=_log_tail(execution),
             started_at=now - timedelta(seconds=execution.wall_s), finished_at=now))
         session.execute(update(Job).where(Job.id == planned.job_id).values(
             state=state, score=score, max_score=max_score, reason=execution.reason, finished_at=utcnow()))
-    autograded = grading.autograded_notebook(planned.prepared, execution, verdicts)
+    autograded = submission.autograded_notebook(planned.prepared, execution, verdicts)
     target = run.course.autograded_dir(planned.student, run.hw)
     target.mkdir(parents=True, exist_ok=True)
     nbformat.write(autograded, target / f"{planned.notebook}.ipynb")
     record_grades(run.gradebook, run.hw, planned.student, planned.notebook, verdicts, planned.timestamp)
-    return Outcome(planned.student, planned.notebook, state, score, max_score, execution.reason)
+    return Outcome(planned.student, planned.notebook, OutcomeState(state), score, max_score, execution.reason)
 
 
 def _score(verdicts: list[CellVerdict]) -> float:

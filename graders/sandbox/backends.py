@@ -1,7 +1,7 @@
 """Sandbox backends: the command line that starts a grading kernel in isolation.
 
 A backend only decides *how the kernel process is confined*; what runs inside
-is always `python -m graders.kernel` (see graders.kernel for the per-submission
+is always `python -m graders.sandbox.kernel` (see graders.sandbox.kernel for the per-submission
 namespaces, limits and clean-up). One backend per class, chosen by name:
 
 - `bubblewrap` (default): read-only system and Python files, nothing of the
@@ -19,7 +19,6 @@ import shutil
 import sys
 import tempfile
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import graders
@@ -35,21 +34,6 @@ class SandboxUnavailable(UserError, RuntimeError):
     """The requested sandbox backend cannot run on this machine."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Per-submission limits, configurable per homework (homework.toml)."""
-
-    wall_s: float = 300.0
-    cpu_s: int = 600
-    memory_mb: int = 4096
-    processes: int = 256
-    scratch_mb: int = 512
-    file_mb: int = 64
-
-    def for_kernel(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "wall_s"}
-
-
 class Sandbox(ABC):
     """How a grading kernel process is confined."""
 
@@ -58,7 +42,7 @@ class Sandbox(ABC):
 
     @abstractmethod
     def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
-        """The argv that starts `kernel_argv` (a python -m graders.kernel line) confined."""
+        """The argv that starts `kernel_argv` (a python -m graders.sandbox.kernel line) confined."""
 
     def environment(self, gpu: bool) -> dict[str, str]:
         """The only environment variables the kernel sees: nothing of the grader's."""

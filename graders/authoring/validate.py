@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
-from graders import cells, grading
+from graders import cells
+from graders.authoring.generate import generate, read_release
+from graders.authoring.keys import NotebookKey
+from graders.authoring.source import instructor_notebook
 from graders.course import Course, CourseError
-from graders.dispatch import Dispatcher
-from graders.generate import generate, read_release
-from graders.keys import NotebookKey
-from graders.prepare import prepare
-from graders.source import instructor_notebook
+from graders.dispatch.dispatcher import Dispatcher
+from graders.grading import submission
+from graders.grading.prepare import prepare
 
 
 @dataclass
@@ -82,7 +83,7 @@ def validate(course: Course, hw: str, *, sandbox: str = "bubblewrap", workers: i
                         for m in mutants]
         for name, expectation, submitted, loses in submissions:
             prepared = prepare(instructor, submitted)
-            job = grading.make_job(f"{notebook}/{len(jobs)}", prepared, homework, sandbox)
+            job = submission.make_job(f"{notebook}/{len(jobs)}", prepared, homework, sandbox)
             case = Case(f"{notebook}: {name}" if len(course.notebooks(hw)) > 1 else name, expectation)
             cases.append(case)
             jobs.append(job)
@@ -98,7 +99,7 @@ def _check(case: Case, prepared, key: NotebookKey, loses: tuple[str, ...], attem
     if attempt.execution is None:
         case.detail = f"not graded: {attempt.error}"
         return
-    verdicts = [v for v in grading.judge(prepared.notebook, key, attempt.execution) if v.kind != "manual"]
+    verdicts = [v for v in submission.judge(prepared.notebook, key, attempt.execution) if v.kind != "manual"]
     case.cell_scores = {v.grade_id: v.score or 0.0 for v in verdicts}
     case.score = round(sum(case.cell_scores.values()), 6)
     case.max_score = sum(v.max_points for v in verdicts)

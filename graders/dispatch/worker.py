@@ -10,24 +10,10 @@ from __future__ import annotations
 import os
 import socket
 import zlib
-from dataclasses import dataclass, field
 
-from graders.runner import Execution, WarmKernel
-from graders.sandbox import Limits, count_gpus, get_sandbox
-
-
-@dataclass(frozen=True)
-class GradingJob:
-    """Everything a runner needs to execute one notebook, and nothing it must not see."""
-
-    key: str  # "<student>/<notebook>", unique within a run
-    cells: tuple[tuple[int, str], ...]
-    limits: Limits
-    sandbox: str
-    gpu: str = "none"
-    preload: tuple[str, ...] = ()
-    files: dict[str, str] = field(default_factory=dict)
-
+from graders.contract import Execution, GradingJob
+from graders.sandbox.backends import count_gpus, get_sandbox
+from graders.sandbox.runner import WarmKernel
 
 _kernels: dict[tuple, WarmKernel] = {}
 

@@ -10,6 +10,7 @@ import json
 import socket
 import struct
 import time
+
 MAX_FRAME = 32 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 

@@ -4,7 +4,7 @@ Due dates live in the course config (`c.Graders.due = {"hw1_backprop": "2026-11-
 extensions in the platform's `graders_extension` table, and the late-penalty
 policy is nbgrader's own extension point: the `LateSubmissionPlugin` class named
 by `c.AssignLatePenalties.plugin_class` (nbgrader's "none"/"zero" methods, or
-`graders.deadlines.PercentPerDay` below). Penalties are recomputed from the
+`graders.grading.deadlines.PercentPerDay` below). Penalties are recomputed from the
 scores already in the gradebook, so changing a policy, a due date or an
 extension never re-runs a notebook. nbgrader's own `Assignment.duedate` and
 `SubmittedAssignment.extension` are kept in step, so formgrader shows the same.
@@ -34,7 +34,7 @@ class PercentPerDay(LateSubmissionPlugin):
     """Lose `percent_per_day` % of the score per started day late, after a grace period; 0 past `zero_after_days`.
 
     Select it in nbgrader_config.py:
-    `c.AssignLatePenalties.plugin_class = "graders.deadlines.PercentPerDay"`, `c.PercentPerDay.percent_per_day = 10`.
+    `c.AssignLatePenalties.plugin_class = "graders.grading.deadlines.PercentPerDay"`, `c.PercentPerDay.percent_per_day = 10`.
     """
 
     percent_per_day = Float(10.0, help="percent of the score lost per started day late").tag(config=True)

@@ -9,8 +9,8 @@ sandboxed kernel that grades students.
 from __future__ import annotations
 
 import filecmp
-import logging
 import json
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +20,13 @@ from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from graders import grading, jobs
+from graders.authoring.keys import NotebookKey, build_key
+from graders.authoring.preprocessors import SelectLanguage
+from graders.authoring.source import instructor_notebook
 from graders.course import Course, CourseError
-from graders.keys import NotebookKey, build_key
-from graders.prepare import Prepared
-from graders.preprocessors import SelectLanguage
-from graders.source import instructor_notebook
+from graders.dispatch import worker
+from graders.grading import submission
+from graders.grading.prepare import Prepared
 
 
 @dataclass
@@ -105,8 +106,8 @@ def make_keys(course: Course, hw: str, sandbox: str = "bubblewrap") -> dict[str,
     counts = {}
     for notebook in course.notebooks(hw):
         instructor = instructor_notebook(course, hw, notebook)
-        job = grading.make_job(f"instructor/{notebook}", Prepared(instructor), homework, sandbox)
-        _, execution = jobs.run_job(job)
+        job = submission.make_job(f"instructor/{notebook}", Prepared(instructor), homework, sandbox)
+        _, execution = worker.run_job(job)
         key = build_key(notebook, instructor, execution)
         key.save(course.keys_dir(hw) / f"{notebook}.json")
         counts[notebook] = sum(len(p) for p in key.tests.values())
@@ -119,7 +120,7 @@ def generate(course: Course, hw: str, lang: str | None = None, sandbox: str = "b
     try:
         counts = make_keys(course, hw, sandbox)
     finally:
-        jobs.close_kernels()
+        worker.close_kernels()
     return Generated(release_dir, counts)
 
 

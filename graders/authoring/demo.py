@@ -14,10 +14,10 @@ import nbformat
 from nbformat import NotebookNode
 
 from graders import cells
+from graders.authoring.generate import read_release
+from graders.authoring.source import instructor_notebook
+from graders.authoring.validate import load_mutants, mutate
 from graders.course import Course
-from graders.generate import read_release
-from graders.source import instructor_notebook
-from graders.validate import load_mutants, mutate
 
 CRASH = "import os\nos._exit(1)  # the kernel dies"
 CHEAT = ("import torch, numpy\n"

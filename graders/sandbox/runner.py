@@ -1,6 +1,6 @@
 """The grader's side of a warm kernel: start it in a sandbox, run one notebook's cells, measure.
 
-`WarmKernel` keeps one sandboxed zygote (graders.kernel) alive and runs each
+`WarmKernel` keeps one sandboxed zygote (graders.sandbox.kernel) alive and runs each
 submission in a fresh fork of it, so numpy/torch are imported once per worker,
 not once per submission. Every frame from the kernel is untrusted: a probe
 counts for the cell this side sent, a malformed or unexpected frame ends the
@@ -16,46 +16,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 
 import psutil
 
-from graders import wire
-from graders.cgroup import MemoryCgroup
-from graders.sandbox import Limits, Sandbox
+from graders.contract import CellRun, CellStatus, Execution, Limits
+from graders.sandbox import wire
+from graders.sandbox.backends import Sandbox
+from graders.sandbox.cgroup import MemoryCgroup
 
 DEFAULT_PRELOAD = ("numpy", "torch", "matplotlib.pyplot")
 START_TIMEOUT_S = 120.0
 MAX_PROBES_PER_CELL = 10_000
 CGROUP_SLACK = 256 << 20  # copy-on-write copies of the zygote's pages and page cache, beyond memory_mb
-
-
-@dataclass
-class CellRun:
-    """What one code cell produced: notebook outputs and the probes emitted while it ran."""
-
-    outputs: list[dict] = field(default_factory=list)
-    status: str = "not run"
-    seconds: float = 0.0
-    probes: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class Execution:
-    """One submission's run: per-cell results by notebook index, and how it ended."""
-
-    cells: dict[int, CellRun]
-    reason: str | None = None  # None: ran to the end; else why it stopped or what went wrong
-    exit_code: int | None = None
-    wall_s: float = 0.0
-    cpu_s: float | None = None
-    maxrss_kb: int | None = None
-    device: str = "cpu"
-    sandbox: str = "none"
-
-    @property
-    def failed(self) -> bool:
-        return self.reason is not None
 
 
 class KernelStartError(RuntimeError):
@@ -76,7 +48,7 @@ class WarmKernel:
     def start(self) -> None:
         """Start the zygote and wait until it has imported everything."""
         ours, theirs = socket.socketpair()
-        argv = [sys.executable, "-m", "graders.kernel", "--control-fd", str(theirs.fileno()),
+        argv = [sys.executable, "-m", "graders.sandbox.kernel", "--control-fd", str(theirs.fileno()),
                 "--preload", ",".join(self.preload)]
         self._proc = subprocess.Popen(
             self.sandbox.command(argv, self.slot, self.gpu), pass_fds=[theirs.fileno()],
@@ -168,7 +140,7 @@ class WarmKernel:
     def _run_cell(self, job: socket.socket, index: int, source: str, deadline: float,
                   result: CellRun) -> None:
         wire.send(job, {"op": "cell", "source": source})
-        result.status = "running"
+        result.status = CellStatus.RUNNING
         while True:
             message = wire.recv(job, deadline)
             if message["op"] == "probe":
@@ -180,7 +152,7 @@ class WarmKernel:
                 if not isinstance(outputs, list):
                     raise wire.ProtocolError("cell result without outputs")
                 result.outputs = outputs
-                result.status = "error" if message.get("status") == "error" else "ok"
+                result.status = CellStatus.ERROR if message.get("status") == CellStatus.ERROR else CellStatus.OK
                 result.seconds = float(message.get("seconds", 0.0))
                 return
             else:

@@ -15,9 +15,9 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from graders import cells
+from graders.contract import CellStatus, Execution
 from graders.errors import UserError
-from graders.runner import Execution
-from graders.values import decode
+from graders.sandbox.values import decode
 
 KEY_FORMAT = 1
 
@@ -57,7 +57,7 @@ def build_key(name: str, notebook: NotebookNode, execution: Execution) -> Notebo
             continue
         gid = cells.grade_id(cell)
         run = execution.cells[index]
-        if run.status != "ok":
+        if run.status != CellStatus.OK:
             error = next((o for o in run.outputs if o.get("output_type") == "error"), {})
             raise InvalidKey(f"{name}: the instructor solution fails test cell {gid}: "
                             f"{error.get('ename', '?')}: {error.get('evalue', '')}")

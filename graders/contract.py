@@ -1,0 +1,79 @@
+"""What crosses the wall between the coordinator and a runner's sandbox: the job, its limits, its result.
+
+Both sides import this module and nothing of each other: the coordinator
+(grading, authoring, course settings) builds a `GradingJob` and reads back an
+`Execution`; the runner (graders.sandbox, graders.dispatch.worker) receives the
+one and returns the other. Plain dataclasses only: they travel through Dask's
+serialization, never into the sandbox itself (which speaks graders.sandbox.wire).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission limits, configurable per homework (homework.toml). Units are in the names."""
+
+    wall_s: float = 300.0
+    cpu_s: int = 600
+    memory_mb: int = 4096
+    processes: int = 256
+    scratch_mb: int = 512
+    file_mb: int = 64
+
+    def for_kernel(self) -> dict:
+        """The limits the kernel applies to itself (the wall clock is the runner's to enforce)."""
+        return {k: v for k, v in asdict(self).items() if k != "wall_s"}
+
+
+@dataclass(frozen=True)
+class GradingJob:
+    """Everything a runner needs to execute one notebook, and nothing it must not see."""
+
+    key: str  # "<student>/<notebook>", unique within a run
+    cells: tuple[tuple[int, str], ...]  # (index in the prepared notebook, source) of each code cell
+    limits: Limits
+    sandbox: str
+    gpu: str = "none"
+    preload: tuple[str, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> base64 content
+
+
+class CellStatus(StrEnum):
+    """How one code cell of a submission ran."""
+
+    NOT_RUN = "not run"
+    RUNNING = "running"
+    OK = "ok"
+    ERROR = "error"
+
+
+@dataclass
+class CellRun:
+    """What one code cell produced: notebook outputs and the probes emitted while it ran."""
+
+    outputs: list[dict] = field(default_factory=list)
+    status: CellStatus = CellStatus.NOT_RUN
+    seconds: float = 0.0
+    probes: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Execution:
+    """One submission's run: per-cell results by notebook index, and how it ended."""
+
+    cells: dict[int, CellRun]
+    reason: str | None = None  # None: ran to the end; else why it stopped or what went wrong
+    exit_code: int | None = None
+    wall_s: float = 0.0
+    cpu_s: float | None = None
+    maxrss_kb: int | None = None
+    device: str = "cpu"
+    sandbox: str = "none"
+
+    @property
+    def failed(self) -> bool:
+        return self.reason is not None

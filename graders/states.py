@@ -1,0 +1,62 @@
+"""Every state the platform names, one enumeration each, shared by the coordinator, the hub, status and reports.
+
+Values are the strings stored in the database (graders_run.state, graders_job.state,
+graders_attempt.state), so the enumerations compare equal to what is stored.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    """A class run (`graders autograde`, validate, grade on submit)."""
+
+    RUNNING = "running"
+    DONE = "done"
+    INTERRUPTED = "interrupted"  # its coordinator died; the next run takes over its unfinished jobs
+
+
+class JobState(StrEnum):
+    """Grading one student's notebook in one run."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def final(self) -> bool:
+        """Whether the job has a verdict (possibly a failure) that stands."""
+        return self in FINAL_JOB_STATES
+
+
+FINAL_JOB_STATES = frozenset({JobState.DONE, JobState.FAILED})
+
+
+class AttemptState(StrEnum):
+    """One execution of a job on a runner."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # it ran and failed (timeout, memory, crash): a verdict, not retried
+    LOST = "lost"  # the runner or its sandbox went away: retried elsewhere
+
+
+class OutcomeState(StrEnum):
+    """What a class run reports for one notebook."""
+
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # unchanged since a graded job: not graded again
+
+
+class SubmissionState(StrEnum):
+    """A student's submission as the hub shows it, derived from the newest job of each of its notebooks."""
+
+    QUEUED = "queued"
+    GRADING = "grading"
+    GRADED = "graded"
+    FAILED = "failed"
+
