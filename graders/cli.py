@@ -162,7 +162,7 @@ def status(hw: Optional[str] = typer.Argument(None), course: Optional[Path] = Co
         table = Table(title=f"{run.assignment}: run {run.run_id} ({run.state}, {run.sandbox}, "
                             f"started {run.started:%Y-%m-%d %H:%M})")
         for column in ("student", "notebook", "state", "score", "attempts", "runner/device", "wall s",
-                       "cpu s", "peak MiB", "reason"):
+                       "cpu s", "peak MiB", "reason", "notes"):
             table.add_column(column)
         for row in run.rows:
             table.add_row(*row)

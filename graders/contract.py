@@ -73,6 +73,9 @@ class Execution:
     maxrss_kb: int | None = None
     device: str = "cpu"
     sandbox: str = "none"
+    # What the runner noticed that a TA and the student should read (an output capped, a cell timed out):
+    # one plain sentence each, stored with the job and shown in `graders status` and feedback.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:

@@ -214,7 +214,7 @@ def _fail_unrunnable(run: _Run, job_id: int, student: str, notebook: str, timest
     with run.store.session() as session:
         session.add(Attempt(job_id=job_id, number=1, state=AttemptState.FAILED, reason=reason, finished_at=utcnow()))
         session.execute(update(Job).where(Job.id == job_id).values(
-            state=JobState.FAILED, score=0.0, max_score=max_score, reason=reason, finished_at=utcnow()))
+            state=JobState.FAILED, score=0.0, max_score=max_score, reason=reason, notes=[], finished_at=utcnow()))
     return Outcome(student, notebook, OutcomeState.FAILED, 0.0, max_score, reason)
 
 
@@ -241,7 +241,8 @@ def _record_attempt(run: _Run, planned: _Planned, attempt: AttemptResult) -> Out
             exit_code=execution.exit_code, reason=execution.reason, log_tail=_log_tail(execution),
             started_at=now - timedelta(seconds=execution.wall_s), finished_at=now))
         session.execute(update(Job).where(Job.id == planned.job_id).values(
-            state=state, score=score, max_score=max_score, reason=execution.reason, finished_at=utcnow()))
+            state=state, score=score, max_score=max_score, reason=execution.reason,
+            notes=planned.prepared.notes + execution.notes, finished_at=utcnow()))
     autograded = submission.autograded_notebook(planned.prepared, execution, verdicts)
     target = run.course.autograded_dir(planned.student, run.hw)
     target.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,6 @@ def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list
                 "score": v.score, "max_points": v.max_points, "kind": v.kind, "message": v.message,
                 "tests": [{"name": p.name, "passed": p.passed, "weight": p.weight, "message": p.message}
                           for p in v.probes]}
-    notebook.metadata["graders"] = {"reason": execution.reason, "notes": prepared.notes,
+    notebook.metadata["graders"] = {"reason": execution.reason, "notes": prepared.notes + execution.notes,
                                     "device": execution.device, "sandbox": execution.sandbox}
     return notebook

@@ -38,6 +38,7 @@ def build(notebook_path: Path, *, reveal: bool = False) -> dict:
             "score": round(sum(p["score"] for p in scored), 6),
             "max_score": sum(p["max_points"] or 0 for p in scored),
             "reason": notebook.metadata.get("graders", {}).get("reason"),
+            "notes": list(notebook.metadata.get("graders", {}).get("notes", [])),
             "cells": parts}
 
 
@@ -64,6 +65,8 @@ def to_html(hw: str, feedback: list[dict], status: dict) -> str:
         rows.append(f"<h2>{_e(nb['notebook'])}: {nb['score']:g} / {nb['max_score']:g}</h2>")
         if nb.get("reason"):
             rows.append(f"<p class='reason'>Grading stopped early: {_e(nb['reason'])}</p>")
+        for note in nb.get("notes", []):
+            rows.append(f"<p class='note'>Note: {_e(note)}</p>")
         rows.append("<table><tr><th>cell</th><th>test</th><th>points</th><th>result</th></tr>")
         for part in nb["cells"]:
             score = "manual" if part["score"] is None else f"{part['score']:g} / {part['max_points']:g}"

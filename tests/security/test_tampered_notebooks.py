@@ -15,7 +15,10 @@ from tests.security.conftest import HW
 
 
 def _notes(graded, student) -> list[str]:  # noqa: ANN001
-    return json.loads(graded.notebook_text(student))["metadata"]["graders"]["notes"]
+    """The notes of the student's job (the record), which the autograded notebook repeats for feedback."""
+    notes = graded.jobs[student][-1].notes
+    assert json.loads(graded.notebook_text(student))["metadata"]["graders"]["notes"] == notes
+    return notes
 
 
 def test_deleted_test_cells_are_restored_and_run(attack_class):
