@@ -5,16 +5,20 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import graders
 from graders.course import Course
 from graders.errors import UserError
 from graders.states import OutcomeState
+
+if TYPE_CHECKING:
+    from graders.grading.autograde import Outcome
 
 # Heavy libraries are imported inside the commands that use them: `graders --help` stays quick,
 # and so does each Dask worker, which imports this module again as its parent's __main__.
@@ -22,13 +26,52 @@ from graders.states import OutcomeState
 # about 2 s of CPU in every command, for an `iri` format check that the notebook schema never uses.
 sys.modules.setdefault("rfc3987_syntax", None)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Release, autograde in sandboxes and report on the course's homeworks.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"graders {graders.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")) -> None:
+    """Release, autograde in sandboxes and report on the course's homeworks."""
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # a one-line error stays one line
 USER_ERRORS = (UserError, ValueError)
+STATUS_FORMATS = ("table", "csv", "json")
 
 CourseOption = typer.Option(None, "--course", help="Course folder (default: $GRADERS_COURSE or the current one)")
+
+
+class GradingProgress:
+    """A progress bar drawn only once the jobs are planned: a bad argument or course never follows a bar."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self._progress: Progress | None = None
+        self._task = None
+
+    def planned(self, total: int) -> None:
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=console)
+        self._progress.start()
+        self._task = self._progress.add_task(self.description, total=total)
+
+    def outcome(self, outcome: "Outcome") -> None:
+        if self._progress is not None and outcome.state != OutcomeState.SKIPPED:
+            self._progress.advance(self._task)
+
+    def __enter__(self) -> "GradingProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 def _course(path: Optional[Path]) -> Course:
@@ -82,14 +125,10 @@ def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--stud
         from graders.sandbox.backends import get_sandbox
 
         get_sandbox(sandbox)  # fail now, with its one-line reason, rather than in every job
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
-        task = progress.add_task(f"grading {hw}", total=None)
+    with GradingProgress(f"grading {hw}") as progress:
         outcomes = run_autograde(
             c, hw, students=student or None, workers=workers, scheduler=scheduler, sandbox=sandbox,
-            force=force or bool(student),
-            on_planned=lambda n: progress.update(task, total=n),
-            on_outcome=lambda o: o.state != OutcomeState.SKIPPED and progress.advance(task))
+            force=force or bool(student), on_planned=progress.planned, on_outcome=progress.outcome)
     table = Table(title=f"{hw}: {len(outcomes)} notebooks")
     for column in ("student", "notebook", "state", "score", "reason"):
         table.add_column(column)
@@ -147,26 +186,34 @@ def report(hw: str = typer.Argument(..., help="a homework, or all"),
 
 
 @app.command()
-def status(hw: Optional[str] = typer.Argument(None), course: Optional[Path] = CourseOption) -> None:
+def status(hw: Optional[str] = typer.Argument(None), course: Optional[Path] = CourseOption,
+           format: str = typer.Option("table", "--format", "-f", help="table, csv or json")) -> None:
     """Show the latest grading run of each homework (or of HW), with failures and timings."""
-    from graders.reports.status import latest_runs
+    from graders.reports import status as view
 
+    if format not in STATUS_FORMATS:
+        raise typer.BadParameter(f"{format!r} is not one of {', '.join(STATUS_FORMATS)}", param_hint="--format")
     c = _course(course)
     if hw:
         c.check_assignment(hw)
-    runs = latest_runs(c, hw)
+    runs = view.latest_runs(c, hw)
+    if format != "table":
+        sys.stdout.write(view.to_csv(runs) if format == "csv" else view.to_json(runs) + "\n")
+        return
     if not runs:
         console.print("no grading runs yet")
         return
+    # Piped: as wide as the rows need. In a terminal: long columns fold, ids never shrink.
+    out = console if console.is_terminal else Console(width=100_000)
     for run in runs:
         table = Table(title=f"{run.assignment}: run {run.run_id} ({run.state}, {run.sandbox}, "
-                            f"started {run.started:%Y-%m-%d %H:%M})")
-        for column in ("student", "notebook", "state", "score", "attempts", "runner/device", "wall s",
-                       "cpu s", "peak MiB", "reason", "notes"):
-            table.add_column(column)
+                            f"started {run.started:%Y-%m-%d %H:%M})", title_justify="left")
+        for header in view.TABLE_HEADERS:
+            fixed = header in ("student", "notebook", "state", "score")
+            table.add_column(header, no_wrap=fixed, min_width=len(header) if fixed else None, overflow="fold")
         for row in run.rows:
-            table.add_row(*row)
-        console.print(table)
+            table.add_row(*view.table_cells(row))
+        out.print(table)
 
 
 @app.command()
@@ -184,12 +231,9 @@ def demo(course: Optional[Path] = CourseOption, workers: Optional[int] = typer.O
         with console.status(f"{hw}: releasing and running the instructor solution for the keys"):
             run_generate(c, hw)
         kinds = {s.name: s.kind for s in submit_synthetic_class(c, hw)}
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
-            task = progress.add_task(f"grading {hw}", total=None)
+        with GradingProgress(f"grading {hw}") as progress:
             outcomes = run_autograde(c, hw, students=sorted(kinds), workers=workers, force=True,
-                                     on_planned=lambda n: progress.update(task, total=n),
-                                     on_outcome=lambda o: progress.advance(task))
+                                     on_planned=progress.planned, on_outcome=progress.outcome)
         table = Table(title=f"{hw}: synthetic class")
         for column in ("student", "kind", "state", "score", "reason"):
             table.add_column(column)
@@ -223,16 +267,21 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns the exit code of typer.Exit instead of raising
     except USER_ERRORS as exc:
-        err.print(f"error: {exc}")
+        err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(1)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:  # a mistyped command, option or value: one line, exit 2
+        err.print(usage_error(exc), markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # Ctrl-C at a prompt
+        sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error(exc: typer.TyperException) -> str:
+    """`error: <what> (usage: graders CMD [OPTIONS] ...)`: click's three-part message on one line."""
+    ctx = getattr(exc, "ctx", None)
+    usage = " ".join(ctx.get_usage().split()).removeprefix("Usage: ") if ctx is not None else "graders --help"
+    return f"error: {exc.format_message()} (usage: {usage})"
 
 
 @app.command()

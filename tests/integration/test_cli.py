@@ -1,8 +1,14 @@
 """The `graders` command as a TA meets it: one-line errors and non-zero exits on bad input."""
 
+import csv
+import io
 import json
 import subprocess
 import sys
+
+import pytest
+
+import graders as graders_package
 
 
 def graders(*args, cwd):
@@ -37,15 +43,49 @@ def test_generate_check_fails_on_a_stale_release(hw1_course):
     assert result.returncode == 1 and "is stale" in result.stderr
 
 
-def test_status_shows_the_latest_run(hw1_course):
+LONG_ID = "alice-with-a-very-long-student-identifier-0123456789"
+
+
+def test_status_shows_every_job_in_full_as_a_table_csv_or_json(hw1_course):
     from graders.grading.autograde import autograde
     from tests.helpers import solved_notebook, submit
 
-    submit(hw1_course, "alice", "hw1_backprop", solved_notebook(hw1_course, "hw1_backprop"))
+    submit(hw1_course, LONG_ID, "hw1_backprop", solved_notebook(hw1_course, "hw1_backprop"))
+    submit(hw1_course, "bob", "hw1_backprop", b"not a notebook")
     autograde(hw1_course, "hw1_backprop", workers=1)
-    result = graders("status", "hw1_backprop", cwd=hw1_course.root)
-    assert result.returncode == 0 and "alice" in result.stdout and "done" in result.stdout
 
+    table = graders("status", "hw1_backprop", cwd=hw1_course.root)  # piped: nothing may be cut
+    assert table.returncode == 0 and LONG_ID in table.stdout and "done" in table.stdout
+    assert "…" not in table.stdout and "not valid JSON" in table.stdout
+
+    rows = list(csv.DictReader(io.StringIO(graders("status", "--format", "csv", cwd=hw1_course.root).stdout)))
+    assert [(r["student"], r["state"]) for r in rows] == [(LONG_ID, "done"), ("bob", "failed")]
+    assert float(rows[0]["score"]) == float(rows[0]["max_score"]) == 100 and rows[0]["runner"]
+    assert rows[1]["reason"].startswith("not valid JSON")
+
+    [run] = json.loads(graders("status", "--format", "json", cwd=hw1_course.root).stdout)
+    assert run["assignment"] == "hw1_backprop" and run["state"] == "done"
+    assert [(j["student"], j["state"], j["attempts"]) for j in run["jobs"]] == [(LONG_ID, "done", 1), ("bob", "failed", 1)]
+
+
+@pytest.mark.parametrize("args", [("autogarde", "hw1_backprop"), ("status", "--formt", "csv"),
+                                  ("status", "--format", "xml"), ("autograde",)])
+def test_a_mistyped_command_option_or_value_is_one_usage_line_and_exit_2(hw1_course, args):
+    result = graders(*args, cwd=hw1_course.root)
+    assert result.returncode == 2
+    assert result.stdout == ""  # no help page, no progress bar
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "(usage: " in line
+
+
+def test_an_unknown_homework_draws_no_progress_bar(hw1_course):
+    result = graders("autograde", "hw9_nothing", cwd=hw1_course.root)
+    assert result.returncode == 1 and result.stdout == ""
+
+
+def test_version():
+    result = subprocess.run([sys.executable, "-m", "graders", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == f"graders {graders_package.__version__}"
 
 
 def test_autograde_refuses_without_bubblewrap_unless_told_to_run_unsafe(hw1_course):
