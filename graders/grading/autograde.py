@@ -25,6 +25,7 @@ from graders.course import Course, CourseError, Homework
 from graders.dispatch.dispatcher import AttemptResult, Dispatcher
 from graders.grading import submission
 from graders.grading.deadlines import apply_penalties, submission_time, timestamp_fallback
+from graders.grading.disclosure import hidden_tests_marker
 from graders.grading.prepare import BadSubmission, Prepared, prepare, read_submission
 from graders.grading.verdict import CellVerdict
 from graders.states import FINAL_JOB_STATES, AttemptState, JobState, OutcomeState, RunState
@@ -224,7 +225,8 @@ def _record_attempt(run: _Run, planned: _Planned, attempt: AttemptResult) -> Out
                 state=JobState.FAILED, reason=f"no attempt completed: {attempt.error}", notes=planned.prepared.notes,
                 finished_at=utcnow()))
             return Outcome(planned.student, planned.notebook, OutcomeState.FAILED, reason=attempt.error)
-        verdicts = submission.judge(planned.prepared.notebook, run.keys[planned.notebook], execution)
+        verdicts = submission.judge(planned.prepared.notebook, run.keys[planned.notebook], execution,
+                                    hidden_tests_marker(run.course.config))
         score, max_score = _score(verdicts), _max(verdicts)
         state = JobState.FAILED if execution.failed else JobState.DONE
         session.add(Attempt(
