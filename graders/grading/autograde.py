@@ -15,7 +15,6 @@ from typing import Callable
 
 import nbformat
 from nbgrader.api import Gradebook
-from nbgrader.utils import parse_utc
 from sqlalchemy import select, update
 
 from graders.authoring.generate import load_keys
@@ -25,7 +24,8 @@ from graders.contract import CellRun, CellStatus, Execution, GradingJob
 from graders.course import Course, CourseError, Homework
 from graders.dispatch.dispatcher import AttemptResult, Dispatcher
 from graders.grading import submission
-from graders.grading.deadlines import apply_penalties
+from graders.grading.deadlines import apply_penalties, submission_time, timestamp_fallback
+from graders.grading.disclosure import hidden_tests_marker
 from graders.grading.prepare import BadSubmission, Prepared, prepare, read_submission
 from graders.grading.verdict import CellVerdict
 from graders.states import FINAL_JOB_STATES, AttemptState, JobState, OutcomeState, RunState
@@ -60,6 +60,7 @@ class _Run:
     gradebook: Gradebook
     run_id: int
     sandbox: str
+    timestamp_fallback: str  # for submissions without a readable timestamp.txt: "none" or "mtime"
 
 
 @dataclass
@@ -85,6 +86,7 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
     homework = course.homework(hw)
     keys = load_keys(course, hw)
     students = _check_students(course, hw, students)
+    fallback = timestamp_fallback(course)
     store = Store(course.db_url, course.course_id)
     outcomes: list[Outcome] = []
     report = on_outcome or (lambda outcome: None)
@@ -99,7 +101,7 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
             run_id = run.id
         # One gradebook for the whole run: nbgrader's Gradebook() starts an `alembic` process each time.
         with store.gradebook() as gradebook:
-            context = _Run(course, hw, homework, keys, store, gradebook, run_id, sandbox)
+            context = _Run(course, hw, homework, keys, store, gradebook, run_id, sandbox, fallback)
             planned, jobs = [], []
             for student in students:
                 for notebook in course.notebooks(hw):
@@ -166,16 +168,17 @@ def _plan_one(run: _Run, student: str, notebook: str, force: bool) -> Outcome | 
         session.add(job)
         session.flush()
         job_id = job.id
-    timestamp = _timestamp(folder)
+    stamp = submission_time(folder, run.timestamp_fallback)
+    timestamp, stamp_notes = stamp.when, [stamp.note] if stamp.note else []
     try:
         if not path.is_file():
             raise BadSubmission(f"{notebook}.ipynb missing from the submission")
         submitted, notes = read_submission(data)
         lang = notebook_language(submitted, course.default_lang)
         prepared = prepare(instructor_notebook(course, hw, notebook, lang), submitted)
-        prepared.notes[:0] = notes
+        prepared.notes[:0] = stamp_notes + notes
     except BadSubmission as exc:
-        return _fail_unrunnable(run, job_id, student, notebook, timestamp, str(exc))
+        return _fail_unrunnable(run, job_id, student, notebook, timestamp, str(exc), stamp_notes)
     files = submission.extra_files(folder)
     job = submission.make_job(f"{student}/{notebook}", prepared, run.homework, run.sandbox, files)
     with store.session() as session:
@@ -193,18 +196,8 @@ def _already_graded(store: Store, hw: str, student: str, notebook: str, sha: str
             and any(attempt.state != AttemptState.LOST for attempt in latest.attempts)
 
 
-def _timestamp(folder) -> datetime | None:  # noqa: ANN001 - a Path
-    stamp = folder / "timestamp.txt"
-    if stamp.is_file():
-        try:
-            return parse_utc(stamp.read_text().strip())
-        except (ValueError, OverflowError):
-            return None
-    return None
-
-
 def _fail_unrunnable(run: _Run, job_id: int, student: str, notebook: str, timestamp: datetime | None,
-                     reason: str) -> Outcome:
+                     reason: str, notes: list[str]) -> Outcome:
     """A submission that cannot even be read: zero auto score, recorded as failed with its reason."""
     instructor = instructor_notebook(run.course, run.hw, notebook)
     verdicts = submission.judge(instructor, run.keys[notebook], Execution(cells={
@@ -214,7 +207,7 @@ def _fail_unrunnable(run: _Run, job_id: int, student: str, notebook: str, timest
     with run.store.session() as session:
         session.add(Attempt(job_id=job_id, number=1, state=AttemptState.FAILED, reason=reason, finished_at=utcnow()))
         session.execute(update(Job).where(Job.id == job_id).values(
-            state=JobState.FAILED, score=0.0, max_score=max_score, reason=reason, notes=[], finished_at=utcnow()))
+            state=JobState.FAILED, score=0.0, max_score=max_score, reason=reason, notes=notes, finished_at=utcnow()))
     return Outcome(student, notebook, OutcomeState.FAILED, 0.0, max_score, reason)
 
 
@@ -229,9 +222,11 @@ def _record_attempt(run: _Run, planned: _Planned, attempt: AttemptResult) -> Out
             if not attempt.final:
                 return None
             session.execute(update(Job).where(Job.id == planned.job_id).values(
-                state=JobState.FAILED, reason=f"no attempt completed: {attempt.error}", finished_at=utcnow()))
+                state=JobState.FAILED, reason=f"no attempt completed: {attempt.error}", notes=planned.prepared.notes,
+                finished_at=utcnow()))
             return Outcome(planned.student, planned.notebook, OutcomeState.FAILED, reason=attempt.error)
-        verdicts = submission.judge(planned.prepared.notebook, run.keys[planned.notebook], execution)
+        verdicts = submission.judge(planned.prepared.notebook, run.keys[planned.notebook], execution,
+                                    hidden_tests_marker(run.course.config))
         score, max_score = _score(verdicts), _max(verdicts)
         state = JobState.FAILED if execution.failed else JobState.DONE
         session.add(Attempt(

@@ -13,15 +13,16 @@ extension never re-runs a notebook. nbgrader's own `Assignment.duedate` and
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
 
-from dateutil.parser import isoparse
-from dateutil.tz import gettz
+from dateutil import parser as dateparser
+from dateutil.tz import gettz, tzoffset
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import AssignLatePenalties
-from nbgrader.utils import parse_utc
 from sqlalchemy import select
 from traitlets import Float
 
@@ -59,19 +60,115 @@ class PenaltyChange:
     new: float | None
 
 
+# Zone abbreviations as people and nbgrader's exchange write them (its `%Z` gives "PST" for
+# America/Los_Angeles in winter). Each names a fixed offset, standard or summer time, in hours.
+# Ambiguous ones stay out (IST: India, Ireland or Israel); CST is North America's Central time.
+ZONE_ABBREVIATIONS = {
+    "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "CET": 1, "CEST": 2, "MET": 1, "MEST": 2,
+    "EET": 2, "EEST": 3, "MSK": 3,
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10, "NST": -3.5, "NDT": -2.5, "AST": -4, "ADT": -3,
+}
+TIMESTAMP_FALLBACKS = ("none", "mtime")
+_MONTH_NAME = re.compile(r"(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]|$)")
+_POSIX_OFFSET = re.compile(r"(?i)\b(?:UTC|GMT)\s*[+-]\s*\d")  # "UTC+3": POSIX reads it as 3 hours *behind*
+
+
 def parse_datetime(text: str) -> datetime:
-    """A date and time as nbgrader writes them ("2026-11-20 23:59:00 UTC", "... Europe/Paris", "... +01:00",
-    ISO 8601; UTC when no zone is given), as naive UTC."""
-    parts = text.strip().split(" ")
+    """A date and time as naive UTC, from any form nbgrader, an exchange or a person writes.
+
+    Accepted: nbgrader's own "2026-11-20 23:59:00.000000 UTC", ISO 8601 with `T` or a space, an offset
+    (`+01:00`, `-0800`, with or without a space) or `Z`, a zone abbreviation (ZONE_ABBREVIATIONS) or an
+    IANA name (`Europe/Paris`), with or without seconds and microseconds; or a date with the month in
+    words ("Fri Nov 20 12:00:00 PST 2026", RFC 2822). No zone means UTC, as in nbgrader. The date and
+    the time (hours and minutes) must both be given.
+
+    Raises CourseError (one line) for anything else: an unknown or ambiguous zone, a numeric date that
+    is not YYYY-MM-DD (05/06 is May or June), a missing date or time; never a silent guess.
+    """
+    stripped = " ".join(str(text).split())
     try:
-        if len(parts) == 3 and parts[2][:1] in "+-":
-            # nbgrader's parse_utc would look "+01:00" up as a zone name, find none and read the time as UTC
-            return parse_utc(isoparse(f"{parts[0]}T{parts[1]}{parts[2]}"))
-        if len(parts) == 3 and gettz(parts[2]) is None:
-            raise ValueError(f"unknown time zone {parts[2]!r}")
-        return parse_utc(text.strip())
+        if not (_ISO_DATE.match(stripped) or _MONTH_NAME.search(stripped)):
+            raise ValueError("write the date as YYYY-MM-DD or with the month in words")
+        if _POSIX_OFFSET.search(stripped):
+            raise ValueError("ambiguous offset after UTC/GMT: write +01:00 alone")
+        zone = None
+        rest, _, last = stripped.rpartition(" ")
+        if "/" in last:  # an IANA name ("Europe/Paris"), which dateutil's parser does not read
+            zone = gettz(last)
+            if zone is None:
+                raise ValueError(f"unknown time zone {last!r}")
+            stripped = rest
+        # Parsed with two different defaults: a field that differs was not in the text.
+        first = dateparser.parse(stripped, default=datetime(2000, 1, 1, 0, 0), tzinfos=_zone)
+        second = dateparser.parse(stripped, default=datetime(2001, 2, 2, 1, 1), tzinfos=_zone)
+        missing = [f for f in ("year", "month", "day", "hour", "minute") if getattr(first, f) != getattr(second, f)]
+        if missing:
+            raise ValueError(f"no {' or '.join(missing)} given")
+        if zone is not None:
+            if first.tzinfo is not None:
+                raise ValueError("two time zones given")
+            first = first.replace(tzinfo=zone)
+        return _naive_utc(first)
     except (ValueError, OverflowError) as exc:
-        raise CourseError(f"not a date and time: {text!r} ({exc})") from None
+        raise CourseError(f"not a date and time: {str(text).strip()!r} ({exc})") from None
+
+
+def _zone(name: str | None, offset: int | None) -> tzinfo | None:
+    """dateutil's `tzinfos` hook: a named zone from ZONE_ABBREVIATIONS, else a numeric offset, else UTC."""
+    if name is None:
+        return None if offset is None else tzoffset(None, offset)
+    hours = ZONE_ABBREVIATIONS.get(name.upper())
+    if hours is None:
+        raise ValueError(f"unknown time zone {name!r}")
+    if offset is not None and offset != hours * 3600:  # "EST+3"
+        raise ValueError(f"time zone {name!r} and offset {offset / 3600:+g} h disagree")
+    return tzoffset(name, int(hours * 3600))
+
+
+@dataclass(frozen=True)
+class SubmissionTime:
+    """When a submission was handed in (naive UTC; None: unknown), and a note when not from timestamp.txt."""
+
+    when: datetime | None
+    note: str | None = None
+
+
+def submission_time(folder: Path, fallback: str = "none") -> SubmissionTime:
+    """The time in `folder`'s timestamp.txt, as nbgrader's exchange writes it.
+
+    A missing or unreadable stamp is never read as on time in silence: the result carries a note for
+    the job, and the time is the newest modification time of the submitted notebooks only when
+    `fallback` is "mtime" (the course's `timestamp_fallback`); else it is unknown (None), and no late
+    penalty is computed for it (the reports say so).
+    """
+    try:
+        text = (folder / "timestamp.txt").read_text(errors="replace")
+        return SubmissionTime(parse_datetime(text))
+    except FileNotFoundError:
+        problem = "no timestamp.txt"
+    except OSError as exc:
+        problem = f"timestamp.txt could not be read ({exc.strerror})"
+    except CourseError:
+        shown = " ".join(text.split())
+        problem = "timestamp.txt is empty" if not shown else \
+            f"timestamp.txt could not be read ({shown if len(shown) <= 40 else shown[:39] + '…'!r})"
+    mtimes = [p.stat().st_mtime for p in folder.glob("*.ipynb")] if fallback == "mtime" else []
+    if mtimes:
+        when = datetime.fromtimestamp(max(mtimes), timezone.utc).replace(tzinfo=None)
+        return SubmissionTime(when, f"{problem}: submission time taken from the notebook's modification time "
+                                    f"({when:%Y-%m-%d %H:%M} UTC)")
+    return SubmissionTime(None, f"{problem}: submission time unknown, no late penalty computed")
+
+
+def timestamp_fallback(course: Course) -> str:
+    """`c.Graders.timestamp_fallback`: "none" (default) or "mtime", for submissions without a readable stamp."""
+    fallback = str(course.config.Graders.get("timestamp_fallback", "none"))
+    if fallback not in TIMESTAMP_FALLBACKS:
+        raise CourseError(f"c.Graders.timestamp_fallback must be one of {', '.join(TIMESTAMP_FALLBACKS)}, "
+                          f"not {fallback!r}")
+    return fallback
 
 
 def due_date(course: Course, hw: str) -> datetime | None:

@@ -19,6 +19,7 @@ from graders.authoring.keys import NotebookKey
 from graders.contract import CellStatus, Execution, GradingJob
 from graders.course import Homework
 from graders.grading import verdict
+from graders.grading.disclosure import HIDDEN_TESTS_BEGIN, Disclosure
 from graders.grading.prepare import Prepared
 from graders.grading.verdict import CellVerdict
 
@@ -41,8 +42,13 @@ def extra_files(folder: Path) -> dict[str, str]:
     return files
 
 
-def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution) -> list[CellVerdict]:
-    """Verdicts for every graded cell of a prepared notebook, from its execution and the key."""
+def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution,
+          hidden_marker: str = HIDDEN_TESTS_BEGIN) -> list[CellVerdict]:
+    """Verdicts for every graded cell of a prepared notebook, from its execution and the key.
+
+    Their messages say only what graders.grading.disclosure allows (`hidden_marker` starts hidden tests).
+    """
+    disclosure = Disclosure.of(notebook, hidden_marker)
     verdicts = []
     for index, cell in enumerate(notebook.cells):
         if not cells.is_grade(cell):
@@ -50,10 +56,14 @@ def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution) -> lis
         gid, max_points = cells.grade_id(cell), cells.points(cell)
         if cells.is_manual(cell):
             verdicts.append(verdict.manual(gid, max_points))
-        elif gid in key.tests and key.tests[gid]:
-            verdicts.append(verdict.judge_probes(gid, max_points, key.tests[gid], execution.cells[index]))
+            continue
+        run = execution.cells[index]
+        error = disclosure.describe_error(index, run)
+        if gid in key.tests and key.tests[gid]:
+            verdicts.append(verdict.judge_probes(gid, max_points, key.tests[gid], run, error=error,
+                                                 restricted=disclosure.restricted(index)))
         else:
-            verdicts.append(verdict.judge_assert(gid, max_points, execution.cells[index]))
+            verdicts.append(verdict.judge_assert(gid, max_points, run, error=error))
     return verdicts
 
 

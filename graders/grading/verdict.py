@@ -3,7 +3,9 @@
 Runs in the grader process, outside any sandbox, on decoded plain data. A test
 cell's points are split between its probes by weight; a probe that is missing,
 emitted twice, malformed or wrong earns nothing, and nothing else is affected.
-Messages tell the student what went wrong without the expected value.
+Messages tell the student what went wrong without the expected value; for a test
+cell that ran at or after hidden test code (`restricted`, see
+graders.grading.disclosure) they are fixed phrases, never the student's values.
 """
 
 from __future__ import annotations
@@ -36,25 +38,33 @@ class CellVerdict:
     message: str = ""
 
 
-def judge_probes(grade_id: str, max_points: float, key: list[dict], run: CellRun) -> CellVerdict:
-    """Score a test cell from the probes it emitted, against its key."""
+def judge_probes(grade_id: str, max_points: float, key: list[dict], run: CellRun, *,
+                 error: str | None = None, restricted: bool = False) -> CellVerdict:
+    """Score a test cell from the probes it emitted, against its key.
+
+    `error`: the cell's exception as feedback may show it (Disclosure.describe_error); `restricted`:
+    the cell ran at or after hidden test code, so messages carry nothing the run computed.
+    """
     emitted: dict[str, list[dict]] = {}
     for record in run.probes:
         emitted.setdefault(str(record.get("name")), []).append(record)
-    verdicts = [_judge_one(expected, emitted.get(expected["name"], []), run) for expected in key]
+    verdicts = [_judge_one(expected, emitted.get(expected["name"], []), run, error, restricted) for expected in key]
     total = sum(v.weight for v in verdicts)
     earned = sum(v.weight for v in verdicts if v.passed)
     score = round(max_points * earned / total, 6) if total else 0.0
     return CellVerdict(grade_id, max_points, score, "probes", verdicts)
 
 
-def judge_assert(grade_id: str, max_points: float, run: CellRun) -> CellVerdict:
+def judge_assert(grade_id: str, max_points: float, run: CellRun, *, error: str | None = None) -> CellVerdict:
     """nbgrader's rule for plain assert-style tests: full points if the cell ran without error.
 
-    Weaker than probes: student code in the same kernel can make such a cell pass.
+    Weaker than probes: student code in the same kernel can make such a cell pass. `error`: the cell's
+    exception as feedback may show it (Disclosure.describe_error).
     """
     passed = run.status == CellStatus.OK
     message = "passed" if passed else f"test cell {'failed' if run.status == CellStatus.ERROR else 'did not run'}"
+    if not passed and error:
+        message += f": {error}"
     return CellVerdict(grade_id, max_points, max_points if passed else 0.0, "assert", message=message)
 
 
@@ -62,25 +72,28 @@ def manual(grade_id: str, max_points: float) -> CellVerdict:
     return CellVerdict(grade_id, max_points, None, "manual", message="graded by hand")
 
 
-def _judge_one(expected: dict, records: list[dict], run: CellRun) -> ProbeVerdict:
+def _judge_one(expected: dict, records: list[dict], run: CellRun, error: str | None,
+               restricted: bool) -> ProbeVerdict:
     name, options = expected["name"], expected["options"]
     weight = float(options.get("weight", 1.0))
     if not records:
-        return ProbeVerdict(name, False, weight, _missing_message(run))
+        return ProbeVerdict(name, False, weight, _missing_message(run, error))
     if len(records) > 1:
-        return ProbeVerdict(name, False, weight, f"emitted {len(records)} times (expected once)")
+        return ProbeVerdict(name, False, weight, "emitted more than once" if restricted
+                            else f"emitted {len(records)} times (expected once)")
     try:
         actual = decode(records[0].get("value"))
     except (ValueError, TypeError):
         return ProbeVerdict(name, False, weight, "value could not be read")
     passed, message = compare(decode(expected["value"]), actual, options)
+    if restricted and not passed:  # a shape, a range, a count: all computed by the student's code
+        message = "wrong value"
     return ProbeVerdict(name, passed, weight, message)
 
 
-def _missing_message(run: CellRun) -> str:
-    error = next((o for o in run.outputs if o.get("output_type") == "error"), None)
+def _missing_message(run: CellRun, error: str | None) -> str:
     if error is not None:
-        return f"not produced: {error.get('ename')}: {str(error.get('evalue', ''))[:200]}"
+        return f"not produced: {error[:200]}"
     return "not produced" if run.status == CellStatus.OK else f"not produced (cell {run.status})"
 
 

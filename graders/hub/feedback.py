@@ -2,8 +2,9 @@
 
 Built only from the verdicts the grader wrote into `metadata.graders` of the
 graded cells, never from the cells' source or outputs, so hidden inputs,
-expected values and test code cannot leak. `reveal=True` (an instructor option,
-after the due date) adds the test cells' source.
+expected values and test code cannot leak; the verdicts' messages carry no text
+that a run produced at or after hidden test code (graders.grading.disclosure).
+`reveal=True` (an instructor option, after the due date) adds the test cells' source.
 """
 
 from __future__ import annotations

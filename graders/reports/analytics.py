@@ -17,16 +17,16 @@ def graded_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def item_analysis(table: pd.DataFrame, graded: list[Question]) -> pd.DataFrame:
-    """Per question: max, mean score, difficulty (mean / max: 1 = everyone got it) and discrimination
+    """Per question (named `notebook:grade_id`, as in the grade table): max, mean score, difficulty (mean / max: 1 = everyone got it) and discrimination
     (correlation of the question's score with the rest of the total; NaN when it cannot be told)."""
     rows = graded_rows(table)
-    scores = rows[[q.name for q in graded]].astype(float).fillna(0.0)
+    scores = rows[[q.column for q in graded]].astype(float).fillna(0.0)
     total = scores.sum(axis=1)
     out = []
     for q in graded:
-        item = scores[q.name]
+        item = scores[q.column]
         rest = total - item
-        out.append({"question": q.name, "max_score": q.max_score, "mean": item.mean() if len(item) else np.nan,
+        out.append({"question": q.column, "max_score": q.max_score, "mean": item.mean() if len(item) else np.nan,
                     "difficulty": item.mean() / q.max_score if len(item) and q.max_score else np.nan,
                     "discrimination": _correlation(item, rest)})
     return pd.DataFrame(out, columns=["question", "max_score", "mean", "difficulty", "discrimination"])

@@ -1,9 +1,13 @@
 """One table of a homework's grades: a row per student, a column per graded question.
 
 Built from nbgrader's gradebook (scores, late penalties, manual flags, submission
-times) and the platform's grading records (whether grading failed, and why), so
-that a crash never reads as a plain 0: a failed or missing submission has no
-final score, and its status says why.
+times) and the platform's grading records (whether grading failed, and why, and
+the notes of the latest grading), so that a crash never reads as a plain 0: a
+failed or missing submission has no final score, and its status says why.
+
+A question's column is `notebook:grade_id`, always: a homework of several
+notebooks may reuse a grade id (nbgrader allows it), and a column name must not
+change when a notebook is added to a homework.
 """
 
 from __future__ import annotations
@@ -24,9 +28,14 @@ GRADED, NEEDS_MANUAL, MISSING, FAILED = "graded", "needs manual", "missing", "fa
 @dataclass(frozen=True)
 class Question:
     notebook: str
-    name: str
+    name: str  # nbgrader's grade id, unique within its notebook only
     max_score: float
     manual: bool
+
+    @property
+    def column(self) -> str:
+        """The question's name in every report: `notebook:grade_id`."""
+        return f"{self.notebook}:{self.name}"
 
 
 def questions(store: Store, hw: str) -> list[Question]:
@@ -38,21 +47,24 @@ def questions(store: Store, hw: str) -> list[Question]:
 
 
 def grade_table(store: Store, hw: str) -> pd.DataFrame:
-    """Columns: student, one per question (grade id), raw_score, late_penalty, final_score, max_score,
-    needs_manual, status, submitted_at (UTC), hours_late.
+    """Columns: student, one per question (`notebook:grade_id`), raw_score, late_penalty, final_score,
+    max_score, needs_manual, status, submitted_at (UTC), hours_late, notes.
 
     status is "graded", "needs manual", "failed: <reason>" or "missing"; final_score is empty unless the
-    submission was graded (possibly still waiting for a manual grade).
+    submission was graded (possibly still waiting for a manual grade). A submission whose time is unknown
+    (no readable timestamp.txt) has empty submitted_at, hours_late and late_penalty: no penalty was
+    computed, and its notes say why. notes: the notes of the latest grading of each notebook.
     """
-    failures = _failures(store, hw)
+    latest = _latest_jobs(store, hw)
+    failures, notes = _failures(latest), _notes(latest)
     graded = questions(store, hw)
     max_score = sum(q.max_score for q in graded)
     rows = []
     with store.gradebook() as gradebook:
         for student in sorted(s.id for s in gradebook.students):
-            rows.append(_row(gradebook, hw, student, graded, max_score, failures))
-    columns = ["student", *[q.name for q in graded], "raw_score", "late_penalty", "final_score", "max_score",
-               "needs_manual", "status", "submitted_at", "hours_late"]
+            rows.append(_row(gradebook, hw, student, graded, max_score, failures) | {"notes": notes.get(student, "")})
+    columns = ["student", *[q.column for q in graded], "raw_score", "late_penalty", "final_score", "max_score",
+               "needs_manual", "status", "submitted_at", "hours_late", "notes"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -66,31 +78,55 @@ def _row(gradebook: Gradebook, hw: str, student: str, graded: list[Question], ma
     try:
         submission = gradebook.find_submission(hw, student)
     except MissingEntry:
-        row.update({q.name: None for q in graded})
+        row.update({q.column: None for q in graded})
         row.update(raw_score=None, late_penalty=None, final_score=None, needs_manual=False, status=MISSING,
                    submitted_at=None, hours_late=None)
         return row
     for question in graded:
-        row[question.name] = gradebook.find_grade(question.name, question.notebook, hw, student).score
-    penalty = submission.late_submission_penalty or 0.0
+        row[question.column] = gradebook.find_grade(question.name, question.notebook, hw, student).score
+    known_time = submission.timestamp is not None
+    penalty = (submission.late_submission_penalty or 0.0) if known_time else None
     needs_manual = bool(submission.needs_manual_grade)
     if student in failures:
         status = f"{FAILED}: {failures[student]}"
     else:
         status = NEEDS_MANUAL if needs_manual else GRADED
     row.update(raw_score=submission.score, late_penalty=penalty,
-               final_score=None if is_failed(status) else max(0.0, submission.score - penalty),
-               needs_manual=needs_manual, status=status,
-               submitted_at=submission.timestamp, hours_late=round(submission.total_seconds_late / 3600, 2))
+               final_score=None if is_failed(status) else max(0.0, submission.score - (penalty or 0.0)),
+               needs_manual=needs_manual, status=status, submitted_at=submission.timestamp,
+               hours_late=round(submission.total_seconds_late / 3600, 2) if known_time else None)
     return row
 
 
-def _failures(store: Store, hw: str) -> dict[str, str]:
-    """student -> reason, when the newest finished job of one of their notebooks failed."""
+def _latest_jobs(store: Store, hw: str) -> dict[tuple[str, str], Job]:
+    """(student, notebook) -> the newest finished job."""
     with store.session() as session:
         jobs = session.scalars(select(Job).where(Job.assignment == hw, Job.state.in_(FINAL_JOB_STATES))
                                .order_by(Job.id)).all()
-    latest = {(j.student, j.notebook): j for j in jobs}
+    return {(j.student, j.notebook): j for j in jobs}
+
+
+def _notes(latest: dict[tuple[str, str], Job]) -> dict[str, str]:
+    """student -> the notes of their latest jobs, "; "-joined; a note not shared by all their notebooks
+    is prefixed with its notebook's name."""
+    by_student: dict[str, dict[str, list[str]]] = {}
+    for (student, notebook), job in sorted(latest.items()):
+        by_student.setdefault(student, {})[notebook] = list(job.notes or [])
+    notes = {}
+    for student, per_notebook in by_student.items():
+        seen: list[str] = []
+        for notebook, items in per_notebook.items():
+            for note in items:
+                shared = all(note in other for other in per_notebook.values())
+                text = note if shared else f"{notebook}: {note}"
+                if text not in seen:
+                    seen.append(text)
+        notes[student] = "; ".join(seen)
+    return notes
+
+
+def _failures(latest: dict[tuple[str, str], Job]) -> dict[str, str]:
+    """student -> reason, when the newest finished job of one of their notebooks failed."""
     failed: dict[str, list[tuple[str, str]]] = {}
     for (student, notebook), job in sorted(latest.items()):
         if job.state == JobState.FAILED:
@@ -118,6 +154,8 @@ def lms_grade(row: pd.Series) -> tuple[float | None, str]:
     """What an LMS import gets for one homework: a score only once it is final, else none and why."""
     status = row["status"]
     if status == GRADED:
+        if pd.isna(row["hours_late"]):
+            return float(row["final_score"]), "submission time unknown: no late penalty computed"
         note = f"late penalty {row['late_penalty']:g}" if row["late_penalty"] else ""
         return float(row["final_score"]), note
     if status == NEEDS_MANUAL:

@@ -156,13 +156,14 @@ class WarmKernel:
                 result.seconds = float(message.get("seconds", 0.0))
                 return
             else:
-                raise wire.ProtocolError(f"unexpected {message['op']!r} frame")
+                # never echo the frame's text: it reaches feedback, and student code chose it
+                raise wire.ProtocolError("unexpected frame (neither a probe nor a cell's result)")
 
     @staticmethod
     def _expect(job: socket.socket, op: str, deadline: float) -> dict:
         message = wire.recv(job, deadline)
         if message["op"] != op:
-            raise wire.ProtocolError(f"expected {op!r}, got {message['op']!r}")
+            raise wire.ProtocolError(f"expected a {op!r} frame, got another")
         return message
 
     def _collect_exit(self, execution: Execution, deadline: float) -> None:

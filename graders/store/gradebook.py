@@ -29,8 +29,8 @@ def record_grades(gradebook: Gradebook, assignment: str, student: str, notebook:
             f"{assignment} is not in the gradebook: run `graders generate {assignment}` first") from None
     with acting("autograde"):
         gradebook.update_or_create_student(student)
-        extra = {"timestamp": timestamp} if timestamp is not None else {}
-        gradebook.update_or_create_submission(assignment, student, **extra)
+        # None clears the time of an earlier submission (nbgrader would keep it): unknown is not on time
+        gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
         grades = {g.name: g for g in gradebook.find_submission_notebook(notebook, assignment, student).grades}
         missing = [v.grade_id for v in verdicts if v.grade_id not in grades]
         if missing:

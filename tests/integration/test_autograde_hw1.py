@@ -140,8 +140,9 @@ def test_csv_report_has_a_row_per_student_and_a_column_per_question(graded_class
     path = write_report(store, HW, "csv", tmp_path)
     store.close()
     table = pd.read_csv(path).set_index("student")
-    assert {"test_forward", "q_backprop", "raw_score", "late_penalty", "needs_manual", "status"} <= set(table.columns)
-    assert table.loc["alice", "test_forward"] > 0
+    assert {f"{HW}:test_forward", f"{HW}:q_backprop", "raw_score", "late_penalty", "needs_manual",
+            "status"} <= set(table.columns)
+    assert table.loc["alice", f"{HW}:test_forward"] > 0
     assert table.loc["frank", "status"] == "failed: kernel died (exit code 1)"
     assert table.loc["alice", "status"] == "needs manual"
 

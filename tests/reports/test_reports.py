@@ -36,7 +36,7 @@ def test_csv_has_a_column_per_question_and_penalty_final_max_and_status(store, g
     apply_penalties(graded_class, store, HW)
     path = write_report(store, HW, "csv", tmp_path)
     table = pd.read_csv(path).set_index("student")
-    assert {"test_forward", "q_backprop", "raw_score", "late_penalty", "final_score", "max_score",
+    assert {f"{HW}:test_forward", f"{HW}:q_backprop", "raw_score", "late_penalty", "final_score", "max_score",
             "status"} <= set(table.columns)
     assert list(table.index) == sorted(s.name for s in CLASS)
     assert table.loc["alice", "final_score"] == table.loc["alice", "max_score"] == 118
@@ -102,16 +102,16 @@ def test_html_report_is_one_self_contained_file_with_its_plots_inline(store, tmp
 
 def test_item_analysis_gives_difficulty_and_discrimination_over_graded_students_only():
     table = pd.DataFrame({
-        "student": ["a", "b", "c", "d"], "q1": [2.0, 2.0, 0.0, 0.0], "q2": [4.0, 2.0, 1.0, 0.0],
-        "q3": [1.0, 1.0, 1.0, 0.0],
+        "student": ["a", "b", "c", "d"], "nb:q1": [2.0, 2.0, 0.0, 0.0], "nb:q2": [4.0, 2.0, 1.0, 0.0],
+        "nb:q3": [1.0, 1.0, 1.0, 0.0],
         "status": ["graded", "graded", "needs manual", "failed: timeout"]})
     analysis = item_analysis(table, [Question("nb", q, m, False) for q, m in (("q1", 2), ("q2", 4), ("q3", 1))]) \
         .set_index("question")
-    assert analysis.loc["q1", "difficulty"] == pytest.approx(4 / 3 / 2)
-    assert analysis.loc["q2", "difficulty"] == pytest.approx(7 / 3 / 4)
+    assert analysis.loc["nb:q1", "difficulty"] == pytest.approx(4 / 3 / 2)
+    assert analysis.loc["nb:q2", "difficulty"] == pytest.approx(7 / 3 / 4)
     # q1 = (2, 2, 0) against the rest of the total (5, 3, 2): Pearson r = 24 / sqrt(24 * 42)
-    assert analysis.loc["q1", "discrimination"] == pytest.approx(24 / math.sqrt(24 * 42))
-    assert pd.isna(analysis.loc["q3", "discrimination"])  # everyone graded got it: nothing to tell apart
+    assert analysis.loc["nb:q1", "discrimination"] == pytest.approx(24 / math.sqrt(24 * 42))
+    assert pd.isna(analysis.loc["nb:q3", "discrimination"])  # everyone graded got it: nothing to tell apart
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

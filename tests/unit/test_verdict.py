@@ -25,9 +25,9 @@ def test_points_are_split_by_probe_weight_for_partial_credit():
 def test_a_missing_probe_costs_only_itself_and_says_what_raised():
     run = CellRun(status="error", probes=[emitted("a", 1.0)],
                   outputs=[{"output_type": "error", "ename": "NameError", "evalue": "MLP", "traceback": []}])
-    verdict = judge_probes("t", 2, [key("a", 1.0), key("b", 2.0)], run)
+    verdict = judge_probes("t", 2, [key("a", 1.0), key("b", 2.0)], run, error="NameError: MLP")
     assert verdict.score == 1.0
-    assert verdict.probes[1].message.startswith("not produced: NameError")
+    assert verdict.probes[1].message == "not produced: NameError: MLP"
 
 
 def test_a_probe_emitted_twice_earns_nothing_even_if_one_value_is_right():
