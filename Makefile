@@ -15,6 +15,7 @@ system-packages:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 	@command -v configurable-http-proxy >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq node-configurable-http-proxy; }
 	@test -x /usr/lib/postgresql/15/bin/initdb || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+	@test -x /usr/sbin/slurmd -a -x /usr/sbin/munged || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq slurm-wlm munge; }
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from contextlib import closing
 from pathlib import Path
 from typing import Optional
 
@@ -70,23 +71,29 @@ def generate(hw: str, lang: Optional[str] = typer.Option(None, help="en or fr (d
 def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--student", "-s"),
               workers: Optional[int] = typer.Option(None, help="local Dask workers (default: cores)"),
               scheduler: Optional[str] = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
+              cluster: Optional[str] = typer.Option(
+                  None, help="runners: local (default), remote (--scheduler) or slurm (c.SlurmRunners "
+                             "in nbgrader_config.py); see docs/RUNNERS.md"),
               force: bool = typer.Option(False, "--force", help="regrade unchanged submissions"),
               unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox"),
               course: Optional[Path] = CourseOption) -> None:
     """Grade every submission of HW (or --student S) in parallel sandboxes."""
+    from graders.dispatch.dispatcher import Dispatcher
+    from graders.dispatch.runners import runners_for
     from graders.grading.autograde import autograde as run_autograde
 
     c = _course(course)
+    runners = runners_for(c.config, cluster, workers=workers, scheduler=scheduler)
     sandbox = _sandbox_name(unsafe_no_sandbox)
     if sandbox != "none":
         from graders.sandbox.backends import get_sandbox
 
         get_sandbox(sandbox)  # fail now, with its one-line reason, rather than in every job
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+                  console=console) as progress, closing(Dispatcher(runners=runners)) as dispatcher:
         task = progress.add_task(f"grading {hw}", total=None)
         outcomes = run_autograde(
-            c, hw, students=student or None, workers=workers, scheduler=scheduler, sandbox=sandbox,
+            c, hw, students=student or None, dispatcher=dispatcher, sandbox=sandbox,
             force=force or bool(student),
             on_planned=lambda n: progress.update(task, total=n),
             on_outcome=lambda o: o.state != OutcomeState.SKIPPED and progress.advance(task))
