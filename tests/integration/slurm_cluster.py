@@ -58,6 +58,8 @@ class SingleNodeSlurm:
 
 def start_single_node_slurm() -> SingleNodeSlurm:
     """Start munged, slurmctld and slurmd (as root) in a new temporary folder; raise SlurmUnavailable."""
+    if os.geteuid() != 0:
+        raise SlurmUnavailable("the test SLURM runs slurmd as root, as a cluster does (it starts jobs as their user)")
     missing = [tool for tool in DAEMONS if shutil.which(tool) is None]
     if missing:
         raise SlurmUnavailable(f"{', '.join(missing)} not installed: `make system-packages` installs "
