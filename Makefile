@@ -1,5 +1,6 @@
 # The README's commands. Everything installs from a fresh clone: virtualenv, pinned packages,
-# bubblewrap through apt when it is missing.
+# and through apt what is missing: bubblewrap, chromium and the proxy (hub tests), PostgreSQL,
+# systemd's unit checker, SLURM and munge (tests/integration/test_slurm.py starts its own SLURM).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,6 +16,8 @@ system-packages:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 	@command -v configurable-http-proxy >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq node-configurable-http-proxy; }
 	@test -x /usr/lib/postgresql/15/bin/initdb || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+	@command -v systemd-analyze >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq systemd; }
+	@test -x /usr/sbin/slurmd -a -x /usr/sbin/munged || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq slurm-wlm munge; }
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

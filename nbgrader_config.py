@@ -31,5 +31,16 @@ c.PercentPerDay.percent_per_day = 10  # per started day late
 c.PercentPerDay.grace_minutes = 15
 c.PercentPerDay.zero_after_days = 7
 
+# Runners (docs/RUNNERS.md). `graders autograde HW` starts one local worker per core; `--cluster slurm`
+# submits worker jobs with the settings below (dask-jobqueue); `--scheduler tcp://HOST:8786` uses a lab's.
+# c.LocalRunners.workers = 8
+# c.SlurmRunners.queue = "teaching"            # partition
+# c.SlurmRunners.account = "dl-course"
+# c.SlurmRunners.walltime = "02:00:00"
+# c.SlurmRunners.memory = "8GiB"               # per job: the homework's memory_mb + its warm kernel
+# c.SlurmRunners.cpu_jobs = 16
+# c.SlurmRunners.gpu_jobs = 2                  # each with gpu_job_extra_directives, ["--gres=gpu:1"] by default
+# c.SlurmRunners.adapt = True                  # start jobs as work waits, end idle ones
+
 # formgrader loads this file too: importing the audit hook puts its manual grades in the audit trail.
 import graders.store.audit  # noqa: E402,F401

@@ -1,13 +1,15 @@
 """JupyterHub for the course: students fetch, submit and read feedback; staff use nbgrader's formgrader.
 
 Started by `make hub` (which makes the demo users and the hub's copy of the
-course first), or directly: `jupyterhub -f config/jupyterhub_config.py` as root.
+course first), directly: `jupyterhub -f config/jupyterhub_config.py` as root, or as
+a service: config/systemd/graders-hub.service (docs/DEPLOY.md).
 Settings come from the environment so a test can run its own hub:
 
     GRADERS_COURSE_ROOT  the hub's course folder (root:<course>-staff, 2770)   /srv/graders/dlcourse
     GRADERS_HUB_STATE    hub database, cookie secret, pid file                   /srv/graders/hub
     GRADERS_HUB_PORT     public port on 127.0.0.1                                8000
     GRADERS_CHP          configurable-http-proxy executable                      from PATH (Debian's package)
+    GRADERS_DB_URL       the course database, passed on to the grading service   the course's gradebook.db
 
 Processes: the hub (root, so it can start servers as each unix user), its
 proxy, one single-user server per logged-in user (as that user, home 0700), and
@@ -118,6 +120,8 @@ c.JupyterHub.services = [{
     "command": [sys.executable, "-m", "graders.hub.service", "--course", str(course_root), "--workers", "1",
                 # GRADERS_REVEAL_AFTER_DUE=1: feedback shows the test cells' source once a homework is due.
                 *(["--reveal-after-due"] if os.environ.get("GRADERS_REVEAL_AFTER_DUE") == "1" else [])],
+    # A managed service sees none of the hub's environment but this: the course's database.
+    "environment": {name: os.environ[name] for name in ("GRADERS_DB_URL", "GRADERS_LANG") if name in os.environ},
     "oauth_no_confirm": True,
     "display": True,
 }]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -113,21 +114,27 @@ def generate(hw: str, lang: Optional[str] = typer.Option(None, help="en or fr (d
 def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--student", "-s"),
               workers: Optional[int] = typer.Option(None, help="local Dask workers (default: cores)"),
               scheduler: Optional[str] = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
+              cluster: Optional[str] = typer.Option(
+                  None, help="runners: local (default), remote (--scheduler) or slurm (c.SlurmRunners "
+                             "in nbgrader_config.py); see docs/RUNNERS.md"),
               force: bool = typer.Option(False, "--force", help="regrade unchanged submissions"),
               unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox"),
               course: Optional[Path] = CourseOption) -> None:
     """Grade every submission of HW (or --student S) in parallel sandboxes."""
+    from graders.dispatch.dispatcher import Dispatcher
+    from graders.dispatch.runners import runners_for
     from graders.grading.autograde import autograde as run_autograde
 
     c = _course(course)
+    runners = runners_for(c.config, cluster, workers=workers, scheduler=scheduler)
     sandbox = _sandbox_name(unsafe_no_sandbox)
     if sandbox != "none":
         from graders.sandbox.backends import get_sandbox
 
         get_sandbox(sandbox)  # fail now, with its one-line reason, rather than in every job
-    with GradingProgress(f"grading {hw}") as progress:
+    with GradingProgress(f"grading {hw}") as progress, closing(Dispatcher(runners=runners)) as dispatcher:
         outcomes = run_autograde(
-            c, hw, students=student or None, workers=workers, scheduler=scheduler, sandbox=sandbox,
+            c, hw, students=student or None, dispatcher=dispatcher, sandbox=sandbox,
             force=force or bool(student), on_planned=progress.planned, on_outcome=progress.outcome)
     table = Table(title=f"{hw}: {len(outcomes)} notebooks")
     for column in ("student", "notebook", "state", "score", "reason"):

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.api import Gradebook
 from sqlalchemy import select
 
 from graders import cells
 from graders.authoring.demo import solved
+from graders.authoring.validate import load_mutants, mutate
 from graders.course import Course
 from graders.store import Store
 from graders.store.models import Attempt, Job
@@ -59,3 +61,25 @@ def records(course: Course) -> tuple[dict[str, list[Job]], dict[str, list[Attemp
             attempts.setdefault(student, []).append(attempt)
     store.close()
     return jobs, attempts
+
+
+def small_class(course: Course) -> list[str]:
+    """Five hw1_backprop submissions: full marks, two partly wrong, blank, and one whose kernel exits."""
+    hw = "hw1_backprop"
+    solved = solved_notebook(course, hw)
+    mutants = load_mutants(course, hw)
+    submit(course, "alice", hw, solved)
+    submit(course, "bob", hw, mutate(solved, mutants[0]))
+    submit(course, "carol", hw, mutate(solved, mutants[2]))
+    submit(course, "dave", hw, release_notebook(course, hw))
+    submit(course, "erin", hw, with_cell_after(solved, "test_grad_b1", "import os\nos._exit(3)"))
+    return ["alice", "bob", "carol", "dave", "erin"]
+
+
+def cell_scores(course: Course, hw: str, students: list[str]) -> dict[tuple[str, str], float | None]:
+    """Every graded cell's score in nbgrader's gradebook, by (student, cell)."""
+    with Gradebook(course.db_url, course.course_id) as gradebook:
+        return {(student, grade.name): grade.auto_score
+                for student in students
+                for notebook in gradebook.find_submission(hw, student).notebooks
+                for grade in notebook.grades}

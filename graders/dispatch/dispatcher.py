@@ -2,31 +2,31 @@
 
 The coordinator submits `graders.dispatch.worker.run_job` tasks; Dask workers run them
 in their warm sandboxed kernels and return executions, never touching the
-database. Local runs use a SpecCluster so that each worker can be told its own
-GPU. A worker that dies makes Dask raise KilledWorker at once (allowed
-failures = 0, so no silent re-run): the coordinator records that attempt as lost
-and submits the job again, up to `max_attempts`. GPU workers carry a `GPU`
-resource; jobs of a homework with `gpu = "required"` ask for it. When no runner
-has been connected for `NO_RUNNER_GRACE_S` (a remote cluster whose workers are
-all gone, workers that cannot start), the jobs left end as lost instead of
-waiting forever.
+database. Where the workers come from is a `Runners` kind (graders.dispatch.runners:
+this machine, a lab's scheduler, SLURM jobs); every worker gets the `RunnerKernels`
+plugin, which owns its warm kernels and closes them when the worker closes. A worker
+that dies makes Dask raise KilledWorker at once (allowed failures = 0, so no silent
+re-run): the coordinator records that attempt as lost and submits the job again, up
+to `max_attempts`. GPU workers carry a `GPU` resource; jobs of a homework with
+`gpu = "required"` ask for it. When no runner has been connected for
+`NO_RUNNER_GRACE_S` (plus the time the runners may take to start, such as a SLURM
+queue's wait), the jobs left end as lost instead of waiting forever.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import dask
-from distributed import Client, Future, Nanny, Scheduler, SpecCluster, as_completed
+from distributed import Client, Future, as_completed
 
 from graders.contract import Execution, GradingJob
-from graders.dispatch.worker import run_job
+from graders.dispatch.runners import LocalRunners, RemoteRunners, Runners
+from graders.dispatch.runners.base import WORKER_CONFIG
+from graders.dispatch.worker import RunnerKernels, run_job
 from graders.errors import UserError
-from graders.sandbox.backends import count_gpus
 
 
 @dataclass
@@ -50,37 +50,39 @@ class NoGpuRunner(UserError, RuntimeError):
 
 
 class Dispatcher:
-    """A Dask client on a local cluster (default) or on a remote scheduler address."""
+    """A Dask client on `runners` (default: a local cluster of `workers`, or the scheduler at `scheduler`)."""
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None, max_attempts: int = 3) -> None:
-        self.workers = workers or os.cpu_count() or 1
-        self.scheduler = scheduler
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, max_attempts: int = 3,
+                 runners: Runners | None = None) -> None:
+        self.runners = runners or (RemoteRunners(scheduler=scheduler) if scheduler
+                                   else LocalRunners(workers=workers or 0))
         self.max_attempts = max_attempts
-        self._cluster: SpecCluster | None = None
         self._client: Client | None = None
         self._pending: dict[str, tuple[GradingJob, Future]] = {}  # by task key, for the current run
 
+    @property
+    def workers(self) -> int:
+        """How many runners were asked for (0: a scheduler someone else runs)."""
+        return self.runners.size
+
+    @property
+    def scheduler(self) -> str:
+        """Where the runners are, as recorded on a run: "local", a scheduler address, "slurm"."""
+        return self.runners.description
+
     def open(self) -> "Dispatcher":
-        """Connect to the scheduler, or start the local cluster; its runners stay up until `close`."""
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                              "distributed.worker.daemon": False,
-                              # Dask's statistical profiler samples every worker thread 100 times a
-                              # second for a dashboard we do not serve: about 9 ms of CPU per submission.
-                              "distributed.worker.profile.enabled": False}):
-            if self.scheduler:
-                self._client = Client(self.scheduler)
-            else:
-                self._cluster = local_cluster(self.workers, count_gpus())
-                self._client = Client(self._cluster)
+        """Start (or connect to) the runners; they stay up until `close`. `run` opens them if needed."""
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0, **WORKER_CONFIG}):
+            self._client = Client(self.runners.start())
+        # on every worker, also those that join later (SLURM jobs that leave the queue)
+        self._client.register_plugin(RunnerKernels())
         return self
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
+        self.runners.stop()
 
     def __enter__(self) -> "Dispatcher":
         return self.open()
@@ -94,12 +96,17 @@ class Dispatcher:
         return self._client
 
     def has_gpu_runner(self) -> bool:
+        """A runner with a GPU is connected, or on its way (a GPU job waiting in SLURM's queue)."""
+        if self.runners.promises_gpu:
+            return True
         info = self.client.scheduler_info(n_workers=-1)["workers"]
         return any(w.get("resources", {}).get("GPU", 0) > 0 for w in info.values())
 
     def run(self, jobs: Iterable[GradingJob]) -> Iterator[AttemptResult]:
         """Yield every attempt's result as it ends; lost attempts are retried before a final one."""
         jobs = list(jobs)
+        if self._client is None:
+            self.open()
         if any(j.gpu == "required" for j in jobs) and not self.has_gpu_runner():
             raise NoGpuRunner("this homework requires a GPU and no runner has one")
         attempts: dict[str, int] = {}
@@ -108,12 +115,12 @@ class Dispatcher:
         for job in jobs:
             attempts[job.key] = 1
             futures.add(self._submit(job, 1))
-        watch = _RunnerWatch(self.client)
+        watch = _RunnerWatch(self.client, NO_RUNNER_GRACE_S + self.runners.start_wait_s)
         while not futures.is_empty():
             batch = futures.next_batch(block=False)
             if not batch:
                 if watch.gave_up():
-                    yield from self._abandon(f"no runner connected for {NO_RUNNER_GRACE_S:g} s", attempts)
+                    yield from self._abandon(f"no runner connected for {watch.grace_s:g} s", attempts)
                     return
                 time.sleep(POLL_S)
                 continue
@@ -152,10 +159,10 @@ class Dispatcher:
 
 
 class _RunnerWatch:
-    """Says when the scheduler has had no worker at all for longer than NO_RUNNER_GRACE_S."""
+    """Says when the scheduler has had no worker at all for longer than `grace_s`."""
 
-    def __init__(self, client: Client) -> None:
-        self.client = client
+    def __init__(self, client: Client, grace_s: float) -> None:
+        self.client, self.grace_s = client, grace_s
         self._checked = 0.0
         self._none_since: float | None = None
 
@@ -167,23 +174,7 @@ class _RunnerWatch:
                 self._none_since = None
             elif self._none_since is None:
                 self._none_since = now
-        return self._none_since is not None and now - self._none_since > NO_RUNNER_GRACE_S
-
-
-LOOPBACK = "127.0.0.1"  # a local cluster is reachable from this machine only
-
-
-def local_cluster(workers: int, gpus: int) -> SpecCluster:
-    """One single-threaded worker per slot; the first `gpus` own one GPU each (a `GPU` resource)."""
-    specs = {}
-    for slot in range(workers):
-        has_gpu = slot < gpus
-        specs[slot] = {"cls": Nanny, "options": {
-            "nthreads": 1, "memory_limit": 0, "name": slot, "host": LOOPBACK, "silence_logs": logging.ERROR,
-            "resources": {"GPU": 1} if has_gpu else {},
-            "env": {"CUDA_VISIBLE_DEVICES": str(slot) if has_gpu else ""}}}
-    scheduler = {"cls": Scheduler, "options": {"dashboard_address": f"{LOOPBACK}:0", "host": LOOPBACK}}
-    return SpecCluster(workers=specs, scheduler=scheduler, silence_logs=logging.ERROR)
+        return self._none_since is not None and now - self._none_since > self.grace_s
 
 
 def _describe(exc: BaseException) -> str:

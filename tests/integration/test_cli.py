@@ -113,3 +113,14 @@ def test_bench_runs_the_repository_benchmark_with_its_own_options(tmp_path):
     result = graders("bench", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: bench_autograde.py") and "--skip-nbgrader" in result.stdout
+
+
+def test_an_unknown_cluster_or_a_misplaced_runner_option_is_a_one_line_error(hw1_course):
+    unknown = graders("autograde", "hw1_backprop", "--cluster", "cloud", cwd=hw1_course.root)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines() == ["error: unknown cluster 'cloud' (known: local, remote, slurm)"]
+    misplaced = graders("autograde", "hw1_backprop", "--cluster", "slurm", "--workers", "2", cwd=hw1_course.root)
+    assert misplaced.returncode == 1 and len(misplaced.stderr.strip().splitlines()) == 1
+    assert "--workers is for --cluster local" in misplaced.stderr
+    no_scheduler = graders("autograde", "hw1_backprop", "--cluster", "remote", cwd=hw1_course.root)
+    assert no_scheduler.returncode == 1 and "needs --scheduler" in no_scheduler.stderr

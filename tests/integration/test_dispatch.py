@@ -14,33 +14,13 @@ import pytest
 from distributed import LocalCluster
 from nbgrader.api import Gradebook
 
-from graders.authoring.validate import load_mutants, mutate
 from graders.dispatch import dispatcher as dispatch
 from graders.grading.autograde import autograde
 from tests.conftest import copy_course
-from tests.helpers import records, release_notebook, solved_notebook, submit, with_cell_after
+from tests.helpers import cell_scores, records, small_class, solved_notebook, submit, with_cell_after
 
 HW = "hw1_backprop"
 SANDBOX_UID_BASE = 60000
-
-
-def small_class(course) -> list[str]:  # noqa: ANN001 - a Course
-    solved = solved_notebook(course, HW)
-    mutants = load_mutants(course, HW)
-    submit(course, "alice", HW, solved)
-    submit(course, "bob", HW, mutate(solved, mutants[0]))
-    submit(course, "carol", HW, mutate(solved, mutants[2]))
-    submit(course, "dave", HW, release_notebook(course, HW))
-    submit(course, "erin", HW, with_cell_after(solved, "test_grad_b1", "import os\nos._exit(3)"))
-    return ["alice", "bob", "carol", "dave", "erin"]
-
-
-def cell_scores(course, students: list[str]) -> dict[tuple[str, str], float | None]:  # noqa: ANN001
-    with Gradebook(course.db_url, course.course_id) as gradebook:
-        return {(student, grade.name): grade.auto_score
-                for student in students
-                for notebook in gradebook.find_submission(HW, student).notebooks
-                for grade in notebook.grades}
 
 
 def test_one_and_two_workers_give_identical_scores(hw1_generated, tmp_path):
@@ -50,7 +30,7 @@ def test_one_and_two_workers_give_identical_scores(hw1_generated, tmp_path):
         students = small_class(course)
         outcomes = {o.student: (o.state, o.score, o.max_score, o.reason)
                     for o in autograde(course, HW, workers=workers)}
-        results[workers] = outcomes, cell_scores(course, students)
+        results[workers] = outcomes, cell_scores(course, HW, students)
     assert results[1] == results[2]
     outcomes, _ = results[1]
     assert outcomes["alice"][:2] == ("done", 100) and outcomes["dave"][:2] == ("done", 0)

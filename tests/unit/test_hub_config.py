@@ -1,0 +1,21 @@
+"""config/jupyterhub_config.py as the hub loads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitlets.config.loader import PyFileConfigLoader
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_grading_service_gets_the_database_url_the_hub_was_given(tmp_path, monkeypatch):
+    # JupyterHub starts a managed service with only JUPYTERHUB_* and the service's `environment`:
+    # without it, the service would grade into the course's SQLite file while TAs use PostgreSQL.
+    url = "postgresql+psycopg://graders:secret@127.0.0.1/graders"
+    monkeypatch.setenv("GRADERS_DB_URL", url)
+    monkeypatch.setenv("GRADERS_HUB_STATE", str(tmp_path / "hub"))
+    monkeypatch.setenv("NODE_PATH", "")  # the config sets a default for the proxy
+    config = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO / "config")).load_config()
+    (grading,) = [s for s in config.JupyterHub.services if s["name"] == "grading"]
+    assert grading["environment"]["GRADERS_DB_URL"] == url
