@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import zlib
+from typing import Mapping
 
 from graders.contract import Execution, GradingJob
 from graders.sandbox.backends import count_gpus, get_sandbox
@@ -18,15 +19,18 @@ from graders.sandbox.runner import WarmKernel
 _kernels: dict[tuple, WarmKernel] = {}
 
 
-def run_job(job: GradingJob) -> tuple[str, Execution]:
-    """Execute `job` in this process's warm kernel for its settings; return (runner, execution)."""
+def run_job(job: GradingJob, contents: Mapping[str, bytes] | None = None) -> tuple[str, Execution]:
+    """Execute `job` in this process's warm kernel for its settings; return (runner, execution).
+
+    `contents` holds the bytes of the job's files by sha256 (at least those the kernel lacks).
+    """
     runner, slot, has_gpu = _this_runner()
     use_gpu = job.gpu != "none" and has_gpu
     cache_key = (job.sandbox, use_gpu, job.preload)
     kernel = _kernels.get(cache_key)
     if kernel is None:
         kernel = _kernels[cache_key] = WarmKernel(get_sandbox(job.sandbox), slot, use_gpu, job.preload)
-    return runner, kernel.execute(list(job.cells), job.limits, job.files)
+    return runner, kernel.execute(list(job.cells), job.limits, job.files, contents)
 
 
 def close_kernels() -> None:
