@@ -17,6 +17,8 @@ import nbformat
 from nbformat import NotebookNode
 
 from graders.course import Course
+from graders.store.models import Job
+from tests.helpers import records
 
 NBGRADER_CONFIG = """\
 c = get_config()  # noqa: F821
@@ -84,3 +86,9 @@ def graders(course: Course, *args: str, timeout_s: float = 600) -> subprocess.Co
     """Run `python -m graders ARGS --course ROOT` as a TA would; wide output so that tables do not wrap."""
     return subprocess.run([sys.executable, "-m", "graders", *args, "--course", str(course.root)], check=False,
                           capture_output=True, text=True, timeout=timeout_s, env={**os.environ, "COLUMNS": "400"})
+
+
+def latest_job(course: Course, student: str) -> Job:
+    """The student's latest job, as the platform recorded it (state, score, notes)."""
+    jobs, _ = records(course)
+    return jobs[student][-1]

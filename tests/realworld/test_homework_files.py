@@ -25,6 +25,7 @@ from tests.realworld.conftest import (
     add_homework,
     autograded,
     graders,
+    latest_job,
     locked,
     markdown,
     new_course,
@@ -107,11 +108,6 @@ def _with_first_cell(notebook: nbformat.NotebookNode, source: str) -> nbformat.N
     return notebook
 
 
-def _job(course: Course, student: str):  # a Job
-    jobs, _ = records(course)
-    return jobs[student][-1]
-
-
 def _output(course: Course, student: str) -> str:
     notebook = nbformat.read(course.autograded_dir(student, HW) / f"{HW}.ipynb", as_version=4)
     return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
@@ -137,13 +133,13 @@ def test_generate_check_sees_a_changed_homework_file(generated: SimpleNamespace,
 
 def test_a_correct_student_gets_full_marks(graded: SimpleNamespace) -> None:
     assert graded.command.returncode == 0, graded.command.stderr
-    job = _job(graded.course, "alice")
+    job = latest_job(graded.course, "alice")
     assert (job.state, job.score, job.max_score, job.notes) == ("done", 3, 3, [])
 
 
 def test_a_students_own_copy_of_a_homework_file_is_not_graded_and_cannot_be_overwritten(
         graded: SimpleNamespace) -> None:
-    job = _job(graded.course, "mallory")
+    job = latest_job(graded.course, "mallory")
     assert (job.state, job.score, job.max_score) == ("done", 3, 3)  # the instructor's data and helper were used
     assert job.notes == ["data.csv differs from the homework's own copy: graded with the homework's",
                          "helpers/stats.py differs from the homework's own copy: graded with the homework's"]
@@ -155,7 +151,7 @@ def test_a_students_own_copy_of_a_homework_file_is_not_graded_and_cannot_be_over
 
 
 def test_a_homework_file_the_student_may_replace_is_graded_from_the_students_copy(graded: SimpleNamespace) -> None:
-    job = _job(graded.course, "paula")
+    job = latest_job(graded.course, "paula")
     assert (job.state, job.score, job.notes) == ("done", 3, [])
     assert 'PARAMS {"scale": 5.0}' in _output(graded.course, "paula")
 
@@ -180,13 +176,13 @@ def test_a_runner_killed_mid_run_takes_its_copies_of_the_files_and_the_retry_get
     killer = WorkerKiller(comm)
     killer.start()
     try:
-        outcomes = {o.student: o for o in autograde(course, HW, workers=1)}
+        outcomes = {o.student: o for o in autograde(course, HW, students=["sleeper", "paula"], workers=1)}
     finally:
         killer.stop.set()
         killer.join()
     assert killer.killed is not None, "the sleeping submission was never seen running"
     assert {s: (o.state, o.score) for s, o in outcomes.items()} == {"sleeper": ("done", 3), "paula": ("done", 3)}
-    jobs, attempts = records(course)
+    _, attempts = records(course)
     assert [a.state for a in attempts["sleeper"]] == ["lost", "done"]
     assert [a.state for a in attempts["paula"]][-1] == "done"
     assert 'PARAMS {"scale": 5.0}' in _output(course, "paula")

@@ -19,8 +19,17 @@ from graders.authoring.demo import fill_solutions
 from graders.authoring.source import instructor_notebook
 from graders.course import Course
 from graders.hub import feedback
-from tests.helpers import records, release_notebook, submit
-from tests.realworld.conftest import add_homework, autograded, graders, locked, new_course, solution, write_file
+from tests.helpers import release_notebook, submit
+from tests.realworld.conftest import (
+    add_homework,
+    autograded,
+    graders,
+    latest_job,
+    locked,
+    new_course,
+    solution,
+    write_file,
+)
 
 HW = "hw_weights"
 ROWS, COLS = 1000, 800  # float64: 6.4 MB (6.1 MiB)
@@ -65,24 +74,19 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
                            status=graders(course, "status", HW))
 
 
-def _job(course: Course, student: str):  # a Job
-    jobs, _ = records(course)
-    return jobs[student][-1]
-
-
 def _feedback_notes(course: Course, student: str) -> list[str]:
     return feedback.build(course.autograded_dir(student, HW) / f"{HW}.ipynb")["notes"]
 
 
 def test_a_file_within_the_limit_reaches_the_sandbox(graded: SimpleNamespace) -> None:
     assert graded.command.returncode == 0, graded.command.stderr
-    job = _job(graded.course, "una")
+    job = latest_job(graded.course, "una")
     assert (job.state, job.score, job.max_score, job.notes) == ("done", 2, 2, [])
 
 
 def test_a_file_over_the_limit_is_left_out_with_a_note_for_the_ta_and_the_student(graded: SimpleNamespace) -> None:
     note = "checkpoint.npy (8.5 MB) not provided to the grader: limit 8 MB per file"
-    job = _job(graded.course, "olga")
+    job = latest_job(graded.course, "olga")
     assert (job.score, job.notes) == (0, [note])
     assert note in graded.status.stdout
     assert _feedback_notes(graded.course, "olga") == [note]
@@ -90,7 +94,7 @@ def test_a_file_over_the_limit_is_left_out_with_a_note_for_the_ta_and_the_studen
 
 def test_files_over_the_total_are_left_out_with_a_note(graded: SimpleNamespace) -> None:
     note = "weights.npy (6.1 MB) not provided to the grader: limit 10 MB for all of a student's files together"
-    job = _job(graded.course, "tess")
+    job = latest_job(graded.course, "tess")
     assert (job.score, job.notes) == (0, [note])
     assert note in graded.status.stdout
     assert _feedback_notes(graded.course, "tess") == [note]
