@@ -77,10 +77,10 @@ class InstrumentedSandbox:
         self.warm_up = warm_up
         self.name = self.real.name
 
-    def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
+    def command(self, kernel_argv: list[str], slot: int, gpu: bool, files: str) -> list[str]:
         at = kernel_argv.index("-m")
         argv = kernel_argv[:at] + ["-c", INSTRUMENTED.replace("WARM_UP", self.warm_up)] + kernel_argv[at + 2:]
-        return self.real.command(argv, slot, gpu)
+        return self.real.command(argv, slot, gpu, files)
 
     def environment(self, gpu: bool) -> dict[str, str]:
         return self.real.environment(gpu)

@@ -30,6 +30,20 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class JobFile:
+    """One file put in the sandbox's working folder before the first cell runs.
+
+    Only its name, address and size travel in the job: the bytes travel beside it, once per
+    runner for a file that many jobs share (see `graders.dispatch.dispatcher.Dispatcher.run`).
+    """
+
+    path: str  # relative to the working folder, "/"-separated, never ".." nor absolute
+    sha256: str  # of the content: the key under which its bytes travel and are cached on the runner
+    size: int  # bytes
+    read_only: bool  # True: the homework's own file, bound read-only; False: a writable copy
+
+
+@dataclass(frozen=True)
 class GradingJob:
     """Everything a runner needs to execute one notebook, and nothing it must not see."""
 
@@ -39,7 +53,7 @@ class GradingJob:
     sandbox: str
     gpu: str = "none"
     preload: tuple[str, ...] = ()
-    files: dict[str, str] = field(default_factory=dict)  # relative path -> base64 content
+    files: tuple[JobFile, ...] = ()
 
 
 class CellStatus(StrEnum):

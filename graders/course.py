@@ -8,11 +8,14 @@ commands and formgrader see the same course and database.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import find_all_files
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -22,7 +25,10 @@ from graders.errors import UserError
 CONFIG_FILE = "nbgrader_config.py"
 GPU_MODES = ("none", "preferred", "required")
 INTEGER_LIMITS = ("cpu_s", "memory_mb", "processes", "scratch_mb", "file_mb")  # as in sandbox.Limits
-HOMEWORK_SETTINGS = {"gpu", "timeout_s", "preload", *INTEGER_LIMITS}
+FILE_LIMITS = ("extra_file_mb", "extra_files_total_mb")  # the student's own files, as in Homework
+HOMEWORK_SETTINGS = {"gpu", "timeout_s", "preload", "student_may_replace", *INTEGER_LIMITS, *FILE_LIMITS}
+# Never released, never in a sandbox, whatever CourseDirectory.ignore says.
+INSTRUCTOR_ONLY = ("homework.toml", "mutants.toml")
 
 
 class CourseError(UserError, ValueError):
@@ -37,6 +43,14 @@ class Homework:
     gpu: str = "none"
     limits: Limits = field(default_factory=Limits)
     preload: tuple[str, ...] = ("numpy", "torch", "matplotlib.pyplot")
+    # Homework files (relative paths, globs) that a student's own copy replaces when grading.
+    student_may_replace: tuple[str, ...] = ()
+    extra_file_mb: int = 100  # largest student file given to the grader (MiB; nbgrader: 100000 kB)
+    extra_files_total_mb: int = 100  # all of a student's files together (MiB; nbgrader's max_dir_size)
+
+    def may_replace(self, path: str) -> bool:
+        """Whether a student's copy of homework file `path` (relative, "/"-separated) is graded instead."""
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.student_may_replace)
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,11 @@ class Course:
     def default_lang(self) -> str:
         return str(self.config.Graders.get("lang", "en"))
 
+    @property
+    def ignore(self) -> list[str]:
+        """nbgrader's `CourseDirectory.ignore` globs, plus the instructor-only files."""
+        return list(dict.fromkeys([*CourseDirectory(config=self.config).ignore, *INSTRUCTOR_ONLY]))
+
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
@@ -85,6 +104,13 @@ class Course:
         """Notebook names (without .ipynb) of a homework, from its source folder."""
         return sorted(p.stem for p in self.path("source", self.check_assignment(hw)).glob("*.ipynb"))
 
+    def homework_files(self, hw: str) -> dict[str, Path]:
+        """The files beside the notebooks of `source/<hw>/` (sub-folders too) by "/"-separated relative path:
+        what nbgrader's generate_assignment releases (all but `ignore` globs and notebooks)."""
+        source = self.path("source", self.check_assignment(hw))
+        found = (Path(name) for name in find_all_files(str(source), [*self.ignore, "*.ipynb"]))
+        return {path.relative_to(source).as_posix(): path for path in sorted(found)}
+
     def homework(self, hw: str) -> Homework:
         settings_file = self.path("source", self.check_assignment(hw), "homework.toml")
         settings = tomllib.loads(settings_file.read_text()) if settings_file.exists() else {}
@@ -103,7 +129,23 @@ class Course:
         if min(limits.wall_s, *(getattr(limits, name) for name in INTEGER_LIMITS)) <= 0:
             raise CourseError(f"{settings_file}: limits must be positive")
         preload = tuple(settings.get("preload", Homework.preload))
-        return Homework(hw, gpu, limits, preload)
+        try:
+            extra_file_mb, extra_files_total_mb = (int(settings.get(name, getattr(Homework, name)))
+                                                   for name in FILE_LIMITS)
+        except (TypeError, ValueError):
+            raise CourseError(f"{settings_file}: limits must be numbers") from None
+        if min(extra_file_mb, extra_files_total_mb) <= 0:
+            raise CourseError(f"{settings_file}: limits must be positive")
+        if extra_files_total_mb >= limits.memory_mb:
+            # the student's files are copied into the scratch tmpfs, whose pages count as the submission's memory
+            raise CourseError(f"{settings_file}: extra_files_total_mb ({extra_files_total_mb}) must be below "
+                              f"memory_mb ({limits.memory_mb}): the student's files are held in the sandbox's memory")
+        replace = settings.get("student_may_replace", [])
+        if not isinstance(replace, list) or not all(isinstance(p, str) for p in replace):
+            raise CourseError(f"{settings_file}: student_may_replace must be a list of paths")
+        # nbgrader's own way to say the same, honoured so that a course's existing config keeps its meaning
+        replace += list(self.config.Autograde.get("exclude_overwriting", {}).get(hw, []))
+        return Homework(hw, gpu, limits, preload, tuple(replace), extra_file_mb, extra_files_total_mb)
 
     def students_with_submissions(self, hw: str) -> list[str]:
         submitted = self.path("submitted")

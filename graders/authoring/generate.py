@@ -2,8 +2,10 @@
 
 The student version is nbgrader's own generate_assignment with one extra
 preprocessor in front (SelectLanguage), configured like any nbgrader
-preprocessor. The keys come from running the instructor notebook in the same
-sandboxed kernel that grades students.
+preprocessor; it copies the homework's other files (data, helper modules) as
+nbgrader does, never the instructor-only ones (`Course.ignore`). The keys come
+from running the instructor notebook in the same sandboxed kernel that grades
+students, with the same homework files beside it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from graders.authoring.preprocessors import SelectLanguage
 from graders.authoring.source import instructor_notebook
 from graders.course import Course, CourseError
 from graders.dispatch import worker
-from graders.grading import submission
+from graders.grading import files, submission
 from graders.grading.prepare import Prepared
 
 
@@ -41,6 +43,7 @@ def release(course: Course, hw: str, lang: str | None = None, *, release_root: P
     course.check_assignment(hw)
     config = Config(course.config)
     config.CourseDirectory.root = str(course.root)
+    config.CourseDirectory.ignore = course.ignore
     if release_root is not None:
         config.CourseDirectory.release_directory = str(release_root)
     if db_url is not None:
@@ -103,11 +106,13 @@ def _same(a: Path, b: Path) -> bool:
 def make_keys(course: Course, hw: str, sandbox: str = "bubblewrap") -> dict[str, int]:
     """Run each instructor notebook and store its probes as the answer key of `hw`."""
     homework = course.homework(hw)
+    homework_files = files.homework_files(course, homework)
     counts = {}
     for notebook in course.notebooks(hw):
         instructor = instructor_notebook(course, hw, notebook)
-        job = submission.make_job(f"instructor/{notebook}", Prepared(instructor), homework, sandbox)
-        _, execution = worker.run_job(job)
+        job = submission.make_job(f"instructor/{notebook}", Prepared(instructor), homework, sandbox,
+                                  homework_files.files)
+        _, execution = worker.run_job(job, homework_files.contents)
         key = build_key(notebook, instructor, execution)
         key.save(course.keys_dir(hw) / f"{notebook}.json")
         counts[notebook] = sum(len(p) for p in key.tests.values())

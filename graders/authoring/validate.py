@@ -19,7 +19,7 @@ from graders.authoring.keys import NotebookKey
 from graders.authoring.source import instructor_notebook
 from graders.course import Course, CourseError
 from graders.dispatch.dispatcher import Dispatcher
-from graders.grading import submission
+from graders.grading import files, submission
 from graders.grading.prepare import prepare
 
 
@@ -72,6 +72,7 @@ def validate(course: Course, hw: str, *, sandbox: str = "bubblewrap", workers: i
     """Generate `hw`, then grade its solution, blank release and mutants; one Case each."""
     generate(course, hw, sandbox=sandbox)
     homework = course.homework(hw)
+    homework_files = files.homework_files(course, homework)
     mutants = load_mutants(course, hw)
     cases, jobs, plans = [], [], {}
     for notebook in course.notebooks(hw):
@@ -83,13 +84,14 @@ def validate(course: Course, hw: str, *, sandbox: str = "bubblewrap", workers: i
                         for m in mutants]
         for name, expectation, submitted, loses in submissions:
             prepared = prepare(instructor, submitted)
-            job = submission.make_job(f"{notebook}/{len(jobs)}", prepared, homework, sandbox)
+            job = submission.make_job(f"{notebook}/{len(jobs)}", prepared, homework, sandbox,
+                                      homework_files.files)
             case = Case(f"{notebook}: {name}" if len(course.notebooks(hw)) > 1 else name, expectation)
             cases.append(case)
             jobs.append(job)
             plans[job.key] = (case, prepared, key, loses)
     with Dispatcher(workers) as dispatcher:
-        for attempt in dispatcher.run(jobs):
+        for attempt in dispatcher.run(jobs, homework_files.contents):
             if attempt.final:
                 _check(*plans[attempt.job.key], attempt)
     return cases

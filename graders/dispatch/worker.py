@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import zlib
+from typing import Mapping
 
 from distributed import WorkerPlugin, get_worker
 
@@ -62,9 +63,10 @@ class RunnerKernels(WorkerPlugin):
 _process_kernels = WarmKernels()  # run_job outside Dask: graders generate
 
 
-def run_job(job: GradingJob) -> tuple[str, Execution]:
+def run_job(job: GradingJob, contents: Mapping[str, bytes] | None = None) -> tuple[str, Execution]:
     """Execute `job` in this runner's warm kernel for its settings; return (runner, execution).
 
+    `contents` holds the bytes of the job's files by sha256 (at least those the kernel lacks).
     Raises RuntimeError on a Dask worker without the `RunnerKernels` plugin (the Dispatcher registers it).
     """
     worker = _this_worker()
@@ -80,7 +82,7 @@ def run_job(job: GradingJob) -> tuple[str, Execution]:
                                "submit jobs through graders.dispatch.dispatcher.Dispatcher")
         kernels = plugin.kernels
     use_gpu = job.gpu != "none" and has_gpu
-    return runner, kernels.get(job, slot, use_gpu).execute(list(job.cells), job.limits, job.files)
+    return runner, kernels.get(job, slot, use_gpu).execute(list(job.cells), job.limits, job.files, contents)
 
 
 def close_kernels() -> None:

@@ -23,7 +23,7 @@ from graders.authoring.source import instructor_notebook, notebook_language
 from graders.contract import CellRun, CellStatus, Execution, GradingJob
 from graders.course import Course, CourseError, Homework
 from graders.dispatch.dispatcher import AttemptResult, Dispatcher
-from graders.grading import submission
+from graders.grading import files, submission
 from graders.grading.deadlines import apply_penalties, submission_time, timestamp_fallback
 from graders.grading.disclosure import hidden_tests_marker
 from graders.grading.prepare import BadSubmission, Prepared, prepare, read_submission
@@ -61,6 +61,7 @@ class _Run:
     run_id: int
     sandbox: str
     timestamp_fallback: str  # for submissions without a readable timestamp.txt: "none" or "mtime"
+    homework_files: files.JobFiles
 
 
 @dataclass
@@ -101,8 +102,9 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
             run_id = run.id
         # One gradebook for the whole run: nbgrader's Gradebook() starts an `alembic` process each time.
         with store.gradebook() as gradebook:
-            context = _Run(course, hw, homework, keys, store, gradebook, run_id, sandbox, fallback)
-            planned, jobs = [], []
+            context = _Run(course, hw, homework, keys, store, gradebook, run_id, sandbox, fallback,
+                           files.homework_files(course, homework))
+            planned, jobs, contents = [], [], {}
             for student in students:
                 for notebook in course.notebooks(hw):
                     result = _plan_one(context, student, notebook, force)
@@ -112,12 +114,13 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
                     else:
                         planned.append(result[0])
                         jobs.append(result[1])
+                        contents.update(result[2])
             if on_planned:
                 on_planned(len(jobs))
             by_key = {job.key: p for p, job in zip(planned, jobs)}
             if jobs:
                 with nullcontext(dispatcher) if dispatcher else Dispatcher(workers, scheduler) as runners:
-                    for attempt in runners.run(jobs):
+                    for attempt in runners.run(jobs, contents):
                         outcome = _record_attempt(context, by_key[attempt.job.key], attempt)
                         if outcome is not None:
                             del by_key[attempt.job.key]  # its prepared notebook is no longer needed
@@ -154,8 +157,10 @@ def _interrupt_stale_runs(session, hw: str) -> None:  # noqa: ANN001 - a Session
     session.execute(update(GradingRun).where(GradingRun.id.in_(stale)).values(state=RunState.INTERRUPTED))
 
 
-def _plan_one(run: _Run, student: str, notebook: str, force: bool) -> Outcome | tuple[_Planned, GradingJob]:
-    """An outcome already (unchanged, unreadable), or the job to dispatch and what to judge it with."""
+def _plan_one(run: _Run, student: str, notebook: str,
+              force: bool) -> Outcome | tuple[_Planned, GradingJob, dict[str, bytes]]:
+    """An outcome already (unchanged, unreadable), or the job to dispatch (with the contents of its
+    files) and what to judge it with."""
     course, store, hw = run.course, run.store, run.hw
     folder = course.submission_dir(student, hw)
     path = folder / f"{notebook}.ipynb"
@@ -179,11 +184,12 @@ def _plan_one(run: _Run, student: str, notebook: str, force: bool) -> Outcome | 
         prepared.notes[:0] = stamp_notes + notes
     except BadSubmission as exc:
         return _fail_unrunnable(run, job_id, student, notebook, timestamp, str(exc), stamp_notes)
-    files = submission.extra_files(folder)
-    job = submission.make_job(f"{student}/{notebook}", prepared, run.homework, run.sandbox, files)
+    job_files = files.with_student_files(run.homework_files, folder, run.homework, course.ignore)
+    prepared.notes.extend(job_files.notes)
+    job = submission.make_job(f"{student}/{notebook}", prepared, run.homework, run.sandbox, job_files.files)
     with store.session() as session:
         session.execute(update(Job).where(Job.id == job_id).values(state=JobState.RUNNING))
-    return _Planned(job_id, student, notebook, prepared, timestamp), job
+    return _Planned(job_id, student, notebook, prepared, timestamp), job, job_files.contents
 
 
 def _already_graded(store: Store, hw: str, student: str, notebook: str, sha: str) -> bool:

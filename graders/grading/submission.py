@@ -1,45 +1,30 @@
 """The coordinator's side of one submission's grading (the runner's side is `graders.dispatch.worker`).
 
-- `make_job` and `extra_files`: the `GradingJob` that travels to a runner (code
-  cells, files, limits; no key, no database URL).
+- `make_job`: the `GradingJob` that travels to a runner (code cells, files, limits;
+  no key, no database URL); which files, in `graders.grading.files`.
 - `judge` and `autograded_notebook`: verdict from the key, and the executed
   notebook with outputs for TAs and feedback.
 """
 
 from __future__ import annotations
 
-import base64
-from pathlib import Path
-
 import nbformat
 from nbformat import NotebookNode
 
 from graders import cells
 from graders.authoring.keys import NotebookKey
-from graders.contract import CellStatus, Execution, GradingJob
+from graders.contract import CellStatus, Execution, GradingJob, JobFile
 from graders.course import Homework
 from graders.grading import verdict
 from graders.grading.disclosure import HIDDEN_TESTS_BEGIN, Disclosure
 from graders.grading.prepare import Prepared
 from graders.grading.verdict import CellVerdict
 
-MAX_EXTRA_FILE_BYTES = 5 * 1024 * 1024
-
 
 def make_job(key: str, prepared: Prepared, homework: Homework, sandbox: str,
-             files: dict[str, str] | None = None) -> GradingJob:
+             files: tuple[JobFile, ...]) -> GradingJob:
     code = tuple((i, c.source) for i, c in enumerate(prepared.notebook.cells) if c.cell_type == "code")
-    return GradingJob(key, code, homework.limits, sandbox, homework.gpu, homework.preload, files or {})
-
-
-def extra_files(folder: Path) -> dict[str, str]:
-    """The student's other files (helper modules, data), base64, for the sandbox's working folder."""
-    files = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in path.parts \
-                and path.stat().st_size <= MAX_EXTRA_FILE_BYTES:
-            files[str(path.relative_to(folder))] = base64.b64encode(path.read_bytes()).decode()
-    return files
+    return GradingJob(key, code, homework.limits, sandbox, homework.gpu, homework.preload, files)
 
 
 def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution,

@@ -6,7 +6,9 @@ namespaces, limits and clean-up). One backend per class, chosen by name:
 
 - `bubblewrap` (default): read-only system and Python files, nothing of the
   course (no source/, keys, gradebook, submissions), no network, own PID, IPC and
-  UTS namespaces, an unprivileged uid per worker slot, dies with its runner.
+  UTS namespaces, an unprivileged uid per worker slot, dies with its runner. The
+  runner's file store is bound read-only at FILES (the kernel covers it before
+  student code runs).
 - `none`: a plain subprocess, for machines without bubblewrap. Unsafe: student
   code runs as the grader's user and can read the course. Every attempt graded
   this way says so.
@@ -25,6 +27,7 @@ import graders
 from graders.errors import UserError
 
 SCRATCH = "/scratch"  # inside the sandbox: the kernel's tmpfs, replaced by a fresh one per submission
+FILES = "/graders-files"  # inside the sandbox: the runner's file store (graders.sandbox.filestore), read-only
 SLOT_UID_BASE = 60000  # worker slot k runs as uid 60000 + k when the grader is root
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime",
              "passwd", "group", "nsswitch.conf", "mime.types")
@@ -41,8 +44,9 @@ class Sandbox(ABC):
     isolated: bool
 
     @abstractmethod
-    def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
-        """The argv that starts `kernel_argv` (a python -m graders.sandbox.kernel line) confined."""
+    def command(self, kernel_argv: list[str], slot: int, gpu: bool, files: str) -> list[str]:
+        """The argv that starts `kernel_argv` (a python -m graders.sandbox.kernel line) confined,
+        with the runner's file store folder `files` readable by the kernel."""
 
     def environment(self, gpu: bool) -> dict[str, str]:
         """The only environment variables the kernel sees: nothing of the grader's."""
@@ -79,8 +83,8 @@ class NoSandbox(Sandbox):
     def __init__(self) -> None:
         self._scratch = tempfile.mkdtemp(prefix="graders-unsafe-")
 
-    def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
-        return kernel_argv + ["--scratch", self._scratch]
+    def command(self, kernel_argv: list[str], slot: int, gpu: bool, files: str) -> list[str]:
+        return kernel_argv + ["--scratch", self._scratch, "--files", files]
 
     def scratch(self) -> str:
         return self._scratch
@@ -99,18 +103,18 @@ class BubblewrapSandbox(Sandbox):
                 "bubblewrap is not installed (apt-get install bubblewrap); "
                 "pass --unsafe-no-sandbox to grade without isolation")
 
-    def command(self, kernel_argv: list[str], slot: int, gpu: bool) -> list[str]:
+    def command(self, kernel_argv: list[str], slot: int, gpu: bool, files: str) -> list[str]:
         args = [self.bwrap, "--die-with-parent", "--new-session",
                 "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
         # /tmp first: a course cloned under /tmp binds its virtualenv there; then it is made read-only,
         # so that no two submissions of one kernel can pass files through it.
         args += ["--perms", "1777", "--tmpfs", "/tmp"]
         args += _system_view() + _python_view() + (_gpu_view() if gpu else [])
-        args += ["--remount-ro", "/tmp", "--proc", "/proc", "--dev", "/dev",
+        args += ["--remount-ro", "/tmp", "--proc", "/proc", "--dev", "/dev", "--ro-bind", files, FILES,
                  "--perms", "1777", "--tmpfs", SCRATCH, "--chdir", SCRATCH, "--clearenv"]
         for key, value in self.environment(gpu).items():
             args += ["--setenv", key, value]
-        argv = list(kernel_argv) + ["--isolate", "--scratch", SCRATCH]
+        argv = list(kernel_argv) + ["--isolate", "--scratch", SCRATCH, "--files", FILES]
         if os.geteuid() == 0:
             # Root keeps only the right to become the slot's own unprivileged uid, which
             # the kernel does first thing: process limits do not apply to root.

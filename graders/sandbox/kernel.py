@@ -13,6 +13,11 @@ tmpfs vanishes with its mount namespace: nothing a submission starts or writes
 outlives it, and the zygote (which no child can see or trace) stays clean for
 the next one. Frames on the job socket come from untrusted code; the grader
 attributes probes to the cell it sent, never to what a frame claims.
+
+The job's files come from the runner's file store (`--files`, read-only): C2 binds
+each homework file read-only at its path in the working folder, copies the
+student's own files there writable, then covers the store, so that the
+submission sees its own files and nothing else of the store.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import importlib
 import io
 import os
 import resource
+import shutil
 import signal
 import socket
 import sys
@@ -38,9 +44,11 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
-MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 0x40000, 0x2, 0x4
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 0x1, 0x2, 0x4, 0x8, 0x20, 0x1000
+MS_NOATIME, MS_NODIRATIME, MS_REC, MS_PRIVATE, MS_RELATIME = 0x400, 0x800, 0x4000, 0x40000, 0x200000
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
 SCRATCH = "/scratch"  # set by --scratch; the submission's only writable place (also HOME and TMPDIR)
+FILES = ""  # set by --files: the runner's file store, one read-only file per content (named by its sha256)
 OUTPUT_LIMIT = 1 << 20  # characters of captured output kept per cell
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -55,8 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--isolate", action="store_true", help="namespaces per submission")
     parser.add_argument("--preload", default="")
     parser.add_argument("--scratch", default=SCRATCH)
+    parser.add_argument("--files", default=FILES)
     args = parser.parse_args(argv)
-    _set_scratch(args.scratch)
+    _set_folders(args.scratch, args.files)
     if args.uid is not None:
         _drop_to(args.uid, args.gid if args.gid is not None else args.uid)
     # Non-dumpable: a submission running as the same uid cannot ptrace or read our memory.
@@ -70,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         except wire.Closed:
             return
         if request["op"] == "run":
-            _serve_one(control, shell, request["limits"], args.isolate)
+            _serve_one(control, shell, request["limits"], request.get("files", []), args.isolate)
 
 
 # Modules that a preloaded one imports on first use, in every fresh fork unless the zygote did:
@@ -124,7 +133,7 @@ def _shell_class(base: type) -> type:
     return GradingShell
 
 
-def _serve_one(control: socket.socket, shell: Any, limits: dict, isolate: bool) -> None:
+def _serve_one(control: socket.socket, shell: Any, limits: dict, files: list[dict], isolate: bool) -> None:
     grader_end, child_end = socket.socketpair()
     socket.send_fds(control, [b"job"], [grader_end.fileno()])
     grader_end.close()
@@ -132,7 +141,7 @@ def _serve_one(control: socket.socket, shell: Any, limits: dict, isolate: bool) 
     if pid == 0:
         try:
             control.close()
-            _first_child(child_end, shell, limits, isolate)
+            _first_child(child_end, shell, limits, files, isolate)
         finally:
             os._exit(70)
     child_end.close()
@@ -145,14 +154,14 @@ def _serve_one(control: socket.socket, shell: Any, limits: dict, isolate: bool) 
     })
 
 
-def _first_child(sock: socket.socket, shell: Any, limits: dict, isolate: bool) -> None:
+def _first_child(sock: socket.socket, shell: Any, limits: dict, files: list[dict], isolate: bool) -> None:
     """C1: enter fresh namespaces, start C2 as their pid 1, pass on its exit status."""
     if isolate:
         _enter_namespaces()
     pid = os.fork()
     if pid == 0:
         try:
-            _namespace_init(sock, shell, limits, isolate)
+            _namespace_init(sock, shell, limits, files, isolate)
         finally:
             os._exit(70)
     sock.close()
@@ -160,12 +169,15 @@ def _first_child(sock: socket.socket, shell: Any, limits: dict, isolate: bool) -
     os._exit(_status_code(status))
 
 
-def _namespace_init(sock: socket.socket, shell: Any, limits: dict, isolate: bool) -> None:
-    """C2: private scratch space, then run C3 and reap every orphan until C3 ends."""
+def _namespace_init(sock: socket.socket, shell: Any, limits: dict, files: list[dict], isolate: bool) -> None:
+    """C2: private scratch space with the job's files, then run C3 and reap every orphan until C3 ends."""
     if isolate:
-        _private_scratch(limits)
+        # the student's copies do not eat into the room the submission has to write
+        copies = sum(int(f["size"]) for f in files if not f["read_only"])
+        _private_scratch(limits, extra_mb=-(-copies // (1 << 20)))
     else:
         os.setsid()
+    _place_files(files, isolate)
     pid = os.fork()
     if pid == 0:
         try:
@@ -190,9 +202,8 @@ def _execute(sock: socket.socket, shell: Any, limits: dict) -> None:
     os.chdir(workdir)
     os.environ.update(HOME=workdir, TMPDIR=SCRATCH)
     tempfile.tempdir = None  # the zygote may have cached a temporary folder it saw before the fork
-    setup = wire.recv(sock)
-    for relpath, content in setup.get("files", {}).items():
-        _write_file(relpath, content)
+    sys.path.insert(0, "")  # as in a Jupyter kernel: modules beside the notebook are importable
+    wire.recv(sock)  # setup: the grader is listening
     probes._emit = lambda record: wire.send(sock, {"op": "probe", **record})
     wire.send(sock, {"op": "ready"})
     while True:
@@ -316,21 +327,60 @@ def _device_name() -> str:
     return "cpu"
 
 
-def _write_file(relpath: str, content: str) -> None:
-    import base64
+def _place_files(files: list[dict], isolate: bool) -> None:
+    """Put the job's files in the working folder, then cover the file store.
 
+    Isolated: each homework file is a read-only bind (writing, replacing or deleting it fails), and
+    every folder holding one is a mount point, so that it cannot be renamed away and rebuilt; the
+    student's files are writable copies. Without isolation, read-only copies, as far as modes go.
+    """
     workdir = _workdir()
+    if not isolate:
+        shutil.rmtree(workdir, ignore_errors=True)  # no private scratch: the previous submission's files
+    os.makedirs(workdir, exist_ok=True)
+    targets = [(entry, _inside(workdir, entry["path"])) for entry in files]
+    if isolate:
+        folders = set()
+        for entry, target in targets:
+            folder = os.path.dirname(target) if target and entry["read_only"] else workdir
+            while folder != workdir:  # up to the working folder, which a rename could not replace anyway
+                folders.add(folder)
+                folder = os.path.dirname(folder)
+        for folder in sorted(folders):  # parents first: a bind would hide mounts made below it before
+            os.makedirs(folder, exist_ok=True)
+            _mount(folder, folder, None, MS_BIND, None)
+    for entry, target in targets:
+        if target is None:
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        stored = os.path.join(FILES, entry["sha256"])
+        if entry["read_only"] and isolate:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o444))
+            _bind_read_only(stored, target)
+        else:
+            shutil.copyfile(stored, target)
+            os.chmod(target, 0o444 if entry["read_only"] else 0o644)
+    if isolate and FILES:
+        _mount("tmpfs", FILES, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0555")
+
+
+def _inside(workdir: str, relpath: str) -> str | None:
     path = os.path.normpath(os.path.join(workdir, relpath))
-    if not path.startswith(workdir + os.sep):
-        return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(base64.b64decode(content))
+    return path if path.startswith(workdir + os.sep) else None
 
 
-def _set_scratch(path: str) -> None:
-    global SCRATCH
-    SCRATCH = path
+def _bind_read_only(source: str, target: str) -> None:
+    _mount(source, target, None, MS_BIND, None)
+    # A remount inside a user namespace must keep the flags the store's mount was locked with.
+    flags = os.statvfs(target).f_flag
+    kept = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)
+    kept |= MS_RELATIME if flags & os.ST_RELATIME else 0
+    _mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept, None)
+
+
+def _set_folders(scratch: str, files: str) -> None:
+    global SCRATCH, FILES
+    SCRATCH, FILES = scratch, files
 
 
 def _workdir() -> str:
@@ -376,9 +426,9 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
         raise OSError(ctypes.get_errno(), f"mount {target} failed")
 
 
-def _private_scratch(limits: dict) -> None:
+def _private_scratch(limits: dict, extra_mb: int) -> None:
     _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-    size = f"size={int(limits.get('scratch_mb', 512))}m"
+    size = f"size={int(limits.get('scratch_mb', 512)) + extra_mb}m"
     _mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, size + ",mode=1777")
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")

@@ -16,13 +16,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
+from typing import Mapping
 
 import psutil
 
-from graders.contract import CellRun, CellStatus, Execution, Limits
+from graders.contract import CellRun, CellStatus, Execution, JobFile, Limits
 from graders.sandbox import wire
 from graders.sandbox.backends import Sandbox
 from graders.sandbox.cgroup import MemoryCgroup
+from graders.sandbox.filestore import FileStore
 
 DEFAULT_PRELOAD = ("numpy", "torch", "matplotlib.pyplot")
 START_TIMEOUT_S = 120.0
@@ -43,6 +46,7 @@ class WarmKernel:
         self._proc: subprocess.Popen | None = None
         self._control: socket.socket | None = None
         self._cgroup: MemoryCgroup | None = None
+        self._files: FileStore | None = None
         self._stderr = tempfile.TemporaryFile()
 
     def start(self) -> None:
@@ -50,8 +54,9 @@ class WarmKernel:
         ours, theirs = socket.socketpair()
         argv = [sys.executable, "-m", "graders.sandbox.kernel", "--control-fd", str(theirs.fileno()),
                 "--preload", ",".join(self.preload)]
+        self._files = self._files or FileStore()
         self._proc = subprocess.Popen(
-            self.sandbox.command(argv, self.slot, self.gpu), pass_fds=[theirs.fileno()],
+            self.sandbox.command(argv, self.slot, self.gpu, str(self._files.root)), pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr,
             env=self.sandbox.environment(self.gpu), start_new_session=True)
         theirs.close()
@@ -81,6 +86,9 @@ class WarmKernel:
         if self._cgroup is not None:
             self._cgroup.remove()
             self._cgroup = None
+        if self._files is not None:
+            self._files.close()
+            self._files = None
         if self._control is not None:
             self._control.close()
             self._control = None
@@ -90,12 +98,14 @@ class WarmKernel:
         self._stderr.seek(max(0, self._stderr.tell() - size))
         return self._stderr.read().decode(errors="replace").strip()
 
-    def execute(self, cells: list[tuple[int, str]], limits: Limits,
-                files: dict[str, str] | None = None) -> Execution:
-        """Run the code `cells` ((notebook index, source) pairs) of one submission."""
+    def execute(self, cells: list[tuple[int, str]], limits: Limits, files: tuple[JobFile, ...] = (),
+                contents: Mapping[str, bytes] | None = None) -> Execution:
+        """Run the code `cells` ((notebook index, source) pairs) of one submission, with `files` in its
+        working folder (`contents`: their bytes by sha256, at least of those not stored here yet)."""
         if self._proc is None or self._proc.poll() is not None:
             self.close()
             self.start()
+        self._files.put(files, contents or {})
         started = time.monotonic()
         deadline = started + limits.wall_s
         execution = Execution(cells={index: CellRun() for index, _ in cells}, sandbox=self.sandbox.name)
@@ -104,10 +114,11 @@ class WarmKernel:
             cgroup.limit((limits.memory_mb << 20) + CGROUP_SLACK)
             cgroup.reset_peak()
             oom_kills = cgroup.oom_kills()
-        wire.send(self._control, {"op": "run", "limits": limits.for_kernel()})
+        wire.send(self._control, {"op": "run", "limits": limits.for_kernel(), "files": [asdict(f) for f in files]})
         _, fds, _, _ = socket.recv_fds(self._control, 16, 1)
         with socket.socket(fileno=fds[0]) as job:
-            execution.reason = self._drive(job, cells, files or {}, deadline, execution)
+            execution.reason = self._drive(job, cells, deadline, execution)
+        self._files.discard(files)
         runaway = execution.reason == "timeout" or (execution.reason or "").startswith("protocol")
         if not runaway:
             self._collect_exit(execution, deadline)
@@ -120,10 +131,10 @@ class WarmKernel:
         execution.wall_s = time.monotonic() - started
         return execution
 
-    def _drive(self, job: socket.socket, cells: list[tuple[int, str]], files: dict[str, str],
-               deadline: float, execution: Execution) -> str | None:
+    def _drive(self, job: socket.socket, cells: list[tuple[int, str]], deadline: float,
+               execution: Execution) -> str | None:
         try:
-            wire.send(job, {"op": "setup", "files": files})
+            wire.send(job, {"op": "setup"})
             self._expect(job, "ready", deadline)
             for index, source in cells:
                 self._run_cell(job, index, source, deadline, execution.cells[index])

@@ -1,10 +1,10 @@
-"""Small courses written from Python source strings, graded through the real CLI and sandbox.
+"""Small real-world courses, written from Python source strings and graded through the real CLI.
 
-A test describes a homework as notebooks of cells (`locked`, `solution`, `graded`),
-gets a course folder in nbgrader's layout (the repository's nbgrader_config.py
-plus the test's own settings), releases it with `graders generate`, hands in
-students' notebooks as nbgrader's exchange lays them out, and grades and reports
-with `python -m graders ...`, as a TA would.
+A fixture course is a folder with its own `nbgrader_config.py` and gradebook; a homework is one or
+more notebooks in nbgrader's format (cells made by `markdown`, `locked`, `solution` and
+`autograded`), its `homework.toml` and any files beside it. `graders(course, ...)` runs
+`python -m graders` on it, so every test goes through the CLI, the Dask runners and the bubblewrap
+sandbox a TA would use; students hand in released notebooks as nbgrader's exchange lays them out.
 """
 
 from __future__ import annotations
@@ -19,49 +19,91 @@ from nbformat import NotebookNode
 
 from graders import cells
 from graders.course import Course
-from tests.conftest import new_course
+from graders.store.models import Job
+from tests.helpers import records
 
+NBGRADER_CONFIG = """\
+c = get_config()  # noqa: F821
+c.CourseDirectory.course_id = "realworld"
+c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
+"""
 FAST_HOMEWORK = 'preload = []\ntimeout_s = 60\n'  # homework.toml: no torch to import, a small notebook
 
 
-def _nbgrader(grade_id: str, *, solution: bool, grade: bool, points: float = 0) -> dict:
-    return {"nbgrader": {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": not solution,
-                         "points": points, "schema_version": 3}}
+def markdown(text: str) -> NotebookNode:
+    return nbformat.v4.new_markdown_cell(text)
+
+
+def _code(source: str, **nbgrader: object) -> NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"schema_version": 3, **nbgrader}
+    return cell
 
 
 def locked(grade_id: str, source: str) -> NotebookNode:
-    """A locked instructor code cell (imports, helpers)."""
-    return nbformat.v4.new_code_cell(source, metadata=_nbgrader(grade_id, solution=False, grade=False))
+    """Instructor code the student may not change (imports, data loading)."""
+    return _code(source, grade_id=grade_id, locked=True, solution=False, grade=False)
 
 
 def solution(grade_id: str, source: str) -> NotebookNode:
-    """A cell the student completes (autograded through the tests, not graded itself)."""
-    return nbformat.v4.new_code_cell(source, metadata=_nbgrader(grade_id, solution=True, grade=False))
+    """The student's code cell; `source` marks the instructor's answer with ### BEGIN/END SOLUTION."""
+    return _code(source, grade_id=grade_id, locked=False, solution=True, grade=False)
 
 
-def graded(grade_id: str, source: str, points: float) -> NotebookNode:
-    """A locked test cell worth `points` (nbgrader asserts, or probes)."""
-    return nbformat.v4.new_code_cell(source, metadata=_nbgrader(grade_id, solution=False, grade=True, points=points))
+def autograded(grade_id: str, source: str, points: float) -> NotebookNode:
+    """An autograded test cell (asserts or probes; hidden parts between ### BEGIN/END HIDDEN TESTS)."""
+    return _code(source, grade_id=grade_id, locked=True, solution=False, grade=True, points=points)
+
+
+def new_course(root: Path, config: str = "") -> Course:
+    """An empty course at `root`; `config` is appended to its nbgrader_config.py."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(root=root) + config)
+    return Course.load(root)
+
+
+def add_homework(course: Course, hw: str, notebooks: list[NotebookNode] | dict[str, list[NotebookNode]],
+                 settings: str = "", files: dict[str, bytes | str] | None = None) -> Path:
+    """Write `source/<hw>/`: its notebooks (a list of cells is one notebook named `hw`; or name -> cells),
+    its homework.toml (`settings`, none when empty) and `files` beside them (relative path -> content)."""
+    folder = course.path("source", hw)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, notebook_cells in (notebooks if isinstance(notebooks, dict) else {hw: notebooks}).items():
+        notebook = nbformat.v4.new_notebook(cells=notebook_cells)
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, folder / f"{name}.ipynb")
+    if settings:
+        (folder / "homework.toml").write_text(settings)
+    for name, content in (files or {}).items():
+        write_file(folder / name, content)
+    return folder
 
 
 def make_course(root: Path, hw: str, notebooks: dict[str, list[NotebookNode]], *, config: str = "",
                 homework: str = FAST_HOMEWORK) -> Course:
-    """A course at `root` whose homework `hw` has `notebooks` (name -> cells); `config` is appended to
-    nbgrader_config.py."""
-    course = new_course(root)
-    (root / "nbgrader_config.py").write_text((root / "nbgrader_config.py").read_text() + "\n" + config)
-    folder = root / "source" / hw
-    folder.mkdir(parents=True)
-    for name, notebook_cells in notebooks.items():
-        nbformat.write(nbformat.v4.new_notebook(cells=notebook_cells), folder / f"{name}.ipynb")
-    (folder / "homework.toml").write_text(homework)
-    return Course.load(course.root)
+    """A new course at `root` with one homework `hw` (see `new_course` and `add_homework`)."""
+    course = new_course(root, config)
+    add_homework(course, hw, notebooks, homework)
+    return course
 
 
-def run_graders(course: Course, *args: str, timeout: float = 600) -> str:
-    """`python -m graders ARGS --course ROOT`; its standard output (a wide console), or fail with its stderr."""
-    result = subprocess.run([sys.executable, "-m", "graders", *args, "--course", str(course.root)],
-                            capture_output=True, text=True, timeout=timeout, env={**os.environ, "COLUMNS": "400"})
+def write_file(path: Path, content: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+
+
+def graders(course: Course, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess:
+    """Run `python -m graders ARGS --course ROOT` as a TA would; wide output so that tables do not wrap."""
+    return subprocess.run([sys.executable, "-m", "graders", *args, "--course", str(course.root)], check=False,
+                          capture_output=True, text=True, timeout=timeout_s, env={**os.environ, "COLUMNS": "400"})
+
+
+def run_graders(course: Course, *args: str, timeout_s: float = 600) -> str:
+    """`graders(...)` that must succeed; its standard output."""
+    result = graders(course, *args, timeout_s=timeout_s)
     assert result.returncode == 0, f"graders {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -85,3 +127,9 @@ def hand_in(course: Course, student: str, hw: str, notebooks: dict[str, Notebook
     if timestamp is not None:
         (folder / "timestamp.txt").write_text(timestamp)
     return folder
+
+
+def latest_job(course: Course, student: str) -> Job:
+    """The student's latest job, as the platform recorded it (state, score, notes)."""
+    jobs, _ = records(course)
+    return jobs[student][-1]

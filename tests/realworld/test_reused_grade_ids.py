@@ -14,7 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from graders.course import Course
-from tests.realworld.conftest import answered, graded, hand_in, make_course, run_graders, solution
+from tests.realworld.conftest import answered, autograded, hand_in, make_course, run_graders, solution
 
 HW = "parts"
 RIGHT, WRONG = "def answer():\n    return 42", "def answer():\n    return 0"
@@ -23,7 +23,7 @@ PASSES = {"ada": ("part1",), "bob": ("part2",), "cy": ("part1", "part2")}  # whi
 
 def part(points: int) -> list:
     return [solution("answer", "def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION"),
-            graded("test_1", "assert answer() == 42", points)]
+            autograded("test_1", "assert answer() == 42", points)]
 
 
 @pytest.fixture(scope="module")

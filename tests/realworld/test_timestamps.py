@@ -18,7 +18,7 @@ import pytest
 
 from graders.course import Course
 from tests.conftest import copy_course
-from tests.realworld.conftest import answered, graded, hand_in, make_course, run_graders, solution
+from tests.realworld.conftest import answered, autograded, hand_in, make_course, run_graders, solution
 
 HW = "stamps"
 DUE = "2026-11-20 19:00:00 UTC"
@@ -59,7 +59,7 @@ RIGHT = "def answer():\n    return 42"
 def graded_class(tmp_path_factory: pytest.TempPathFactory) -> Course:
     course = make_course(tmp_path_factory.mktemp("stamps") / "course", HW, {HW: [
         solution("answer", "def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION"),
-        graded("test_answer", "assert answer() == 42", 2)]}, config=CONFIG)
+        autograded("test_answer", "assert answer() == 42", 2)]}, config=CONFIG)
     run_graders(course, "generate", HW)
     for student, stamp in {**ONE_HOUR_LATE, **UNREADABLE, **ON_TIME}.items():
         hand_in(course, student, HW, {HW: answered(course, HW, HW, {"answer": RIGHT})}, stamp)

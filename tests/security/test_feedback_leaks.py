@@ -21,7 +21,7 @@ import pytest
 from graders.course import Course
 from graders.hub import feedback
 from tests.helpers import records
-from tests.realworld.conftest import answered, graded, hand_in, locked, make_course, run_graders, solution
+from tests.realworld.conftest import answered, autograded, hand_in, locked, make_course, run_graders, solution
 
 HW = "leak"
 TOKEN = secrets.token_hex(6)
@@ -67,9 +67,9 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory) -> Course:
     course = make_course(tmp_path_factory.mktemp("leak") / "course", HW, {HW: [
         locked("setup", "from graders.probes import probe"),
         solution("answer", "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
-        graded("test_visible", "probe('visible', f(3))", 1),
-        graded("test_hidden", HIDDEN_TEST, 1),
-        graded("test_later", "probe('later', f(5))", 1)]})
+        autograded("test_visible", "probe('visible', f(3))", 1),
+        autograded("test_hidden", HIDDEN_TEST, 1),
+        autograded("test_later", "probe('later', f(5))", 1)]})
     run_graders(course, "generate", HW)
     answers = {"honest": "def f(x):\n    return 2 * x", "loud": "def f(x):\n    raise ValueError(f'loud and clear {x}')",
                **ATTACKS}

@@ -37,11 +37,39 @@ def test_every_limit_can_be_set_per_homework(course: Course) -> None:
     assert homework.limits == Limits(wall_s=30, cpu_s=20, memory_mb=1024, processes=16, scratch_mb=64, file_mb=8)
 
 
+def test_the_student_files_settings_can_be_set_per_homework(course: Course) -> None:
+    settings(course, 'student_may_replace = ["weights.npy", "data/*.csv"]\nextra_file_mb = 5\n'
+                     'extra_files_total_mb = 20\n')
+    homework = course.homework("hw_x")
+    assert (homework.extra_file_mb, homework.extra_files_total_mb) == (5, 20)
+    assert homework.may_replace("weights.npy") and homework.may_replace("data/train.csv")
+    assert not homework.may_replace("data.csv") and not homework.may_replace("helpers/weights.npy")
+
+
+def test_nbgraders_exclude_overwriting_lets_the_student_replace_a_file_too(course: Course) -> None:
+    config = course.path("nbgrader_config.py")
+    config.write_text(config.read_text() + '\nc.Autograde.exclude_overwriting = {"hw_x": ["model.pt"]}\n')
+    assert Course.load(course.root).homework("hw_x").may_replace("model.pt")
+
+
+def test_homework_files_are_all_but_notebooks_instructor_only_and_ignored_files(course: Course) -> None:
+    folder = course.path("source", "hw_x")
+    for name in ["hw_x.ipynb", "homework.toml", "mutants.toml", "data.csv", "img/a.png", "helpers/util.py",
+                 "helpers/__pycache__/util.cpython-311.pyc", ".ipynb_checkpoints/hw_x-checkpoint.ipynb"]:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("x")
+    assert list(course.homework_files("hw_x")) == ["data.csv", "helpers/util.py", "img/a.png"]
+
+
 @pytest.mark.parametrize("text, message", [
     ("memory_mbs = 1024\n", "unknown setting memory_mbs"),
     ('gpu = "always"\n', "gpu must be one of none, preferred, required"),
     ('processes = "many"\n', "limits must be numbers"),
     ("timeout_s = 0\n", "limits must be positive"),
+    ("extra_file_mb = 0\n", "limits must be positive"),
+    ('extra_files_total_mb = "lots"\n', "limits must be numbers"),
+    ("memory_mb = 512\nextra_files_total_mb = 600\n", "extra_files_total_mb \\(600\\) must be below memory_mb"),
+    ('student_may_replace = "weights.npy"\n', "student_may_replace must be a list of paths"),
 ])
 def test_a_bad_setting_is_a_one_line_error_naming_the_file(course: Course, text: str, message: str) -> None:
     settings(course, text)

@@ -9,7 +9,6 @@ nodes share), so that nobody else on the cluster can send its workers code to ru
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from dask_jobqueue import SLURMCluster
