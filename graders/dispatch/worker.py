@@ -26,7 +26,7 @@ def run_job(job: GradingJob) -> tuple[str, Execution]:
     kernel = _kernels.get(cache_key)
     if kernel is None:
         kernel = _kernels[cache_key] = WarmKernel(get_sandbox(job.sandbox), slot, use_gpu, job.preload)
-    return runner, kernel.execute(list(job.cells), job.limits, job.files)
+    return runner, kernel.execute(list(job.cells), job.limits, job.files, job.labels)
 
 
 def close_kernels() -> None:

@@ -28,7 +28,8 @@ MAX_EXTRA_FILE_BYTES = 5 * 1024 * 1024
 def make_job(key: str, prepared: Prepared, homework: Homework, sandbox: str,
              files: dict[str, str] | None = None) -> GradingJob:
     code = tuple((i, c.source) for i, c in enumerate(prepared.notebook.cells) if c.cell_type == "code")
-    return GradingJob(key, code, homework.limits, sandbox, homework.gpu, homework.preload, files or {})
+    labels = {i: cells.grade_id(c) for i, c in enumerate(prepared.notebook.cells) if cells.grade_id(c)}
+    return GradingJob(key, code, homework.limits, sandbox, homework.gpu, homework.preload, files or {}, labels)
 
 
 def extra_files(folder: Path) -> dict[str, str]:

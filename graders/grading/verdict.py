@@ -54,7 +54,12 @@ def judge_assert(grade_id: str, max_points: float, run: CellRun) -> CellVerdict:
     Weaker than probes: student code in the same kernel can make such a cell pass.
     """
     passed = run.status == CellStatus.OK
-    message = "passed" if passed else f"test cell {'failed' if run.status == CellStatus.ERROR else 'did not run'}"
+    if passed:
+        message = "passed"
+    elif run.status == CellStatus.TIMED_OUT:
+        message = _timed_out(run)
+    else:
+        message = f"test cell {'failed' if run.status == CellStatus.ERROR else 'did not run'}"
     return CellVerdict(grade_id, max_points, max_points if passed else 0.0, "assert", message=message)
 
 
@@ -78,10 +83,18 @@ def _judge_one(expected: dict, records: list[dict], run: CellRun) -> ProbeVerdic
 
 
 def _missing_message(run: CellRun) -> str:
+    if run.status == CellStatus.TIMED_OUT:
+        return f"not produced: {_timed_out(run)}"
     error = next((o for o in run.outputs if o.get("output_type") == "error"), None)
     if error is not None:
         return f"not produced: {error.get('ename')}: {str(error.get('evalue', ''))[:200]}"
     return "not produced" if run.status == CellStatus.OK else f"not produced (cell {run.status})"
+
+
+def _timed_out(run: CellRun) -> str:
+    """'cell timed out after N s', as the cell's CellTimeoutError says it."""
+    error = next((o for o in run.outputs if o.get("ename") == "CellTimeoutError"), {})
+    return str(error.get("evalue") or "cell timed out")[:200]
 
 
 def compare(expected: object, actual: object, options: dict) -> tuple[bool, str]:
