@@ -301,7 +301,7 @@ def _done_frame(cell: CellCapture, status: CellStatus, seconds: float) -> bytes:
     done = {"op": "done", "status": status, "seconds": seconds, "capped": cell.capped()}
     try:
         return wire.encode(done | {"outputs": cell.outputs, "display_ids": cell.display_ids, "updates": cell.updates})
-    except (ValueError, TypeError):  # FrameTooLarge too: not with the capture's limits, but never a dead kernel
+    except (wire.FrameTooLarge, ValueError, TypeError):  # not with the capture's limits, but never a dead kernel
         note = {"output_type": "stream", "name": "stderr",
                 "text": "[output limit: this cell's outputs could not be sent and were left out]\n"}
         return wire.encode(done | {"outputs": [note], "capped": {"limit": "cell", "outputs": len(cell.outputs),
