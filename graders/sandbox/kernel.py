@@ -228,7 +228,6 @@ def _execute(sock: socket.socket, shell: Any, limits: dict) -> None:
     for relpath, content in setup.get("files", {}).items():
         _write_file(relpath, content)
     probes._emit = lambda record: _send_probe(sock, record)
-    sys.stdout, sys.stderr = stream(shell, "stdout"), stream(shell, "stderr")
     timeout_s = float(limits.get("cell_timeout_s", Limits.cell_timeout_s))
     notebook = NotebookOutputs()
     wire.send(sock, {"op": "ready"})
@@ -259,6 +258,7 @@ def run_cell(shell: Any, source: str, timeout_s: float, notebook: NotebookOutput
         raise CellTimeoutError(timed_out(timeout_s))
 
     shell.capture = cell
+    sys.stdout, sys.stderr = stream(shell, "stdout"), stream(shell, "stderr")  # whatever an earlier cell made them
     signal.signal(signal.SIGALRM, interrupt)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
