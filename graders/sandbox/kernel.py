@@ -101,6 +101,7 @@ def _warm_up(preload: list[str]) -> Any:
     shell.enable_matplotlib("inline")  # figures become display_data outputs, kept in feedback
     shell.display_pub = publisher(shell)
     shell.display_trap.hook = display_hook(shell)
+    shell.set_custom_exc((CellTimeoutError,), _show_timeout)
     _format_one_traceback(shell)
     return shell
 
@@ -282,6 +283,16 @@ _RUN_CELL_CODE = run_cell.__code__
 
 class CellTimeoutError(BaseException):
     """A cell ran past its time limit (a BaseException, as KeyboardInterrupt: `except Exception` lets it by)."""
+
+
+def _show_timeout(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
+    """A CellTimeoutError's traceback, without the timer's own frame: it ends at the student's line."""
+    entry = tb
+    while entry.tb_next is not None and entry.tb_next.tb_next is not None:
+        entry = entry.tb_next
+    if entry.tb_next is not None and entry.tb_next.tb_frame.f_code.co_filename == __file__:
+        entry.tb_next = None
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
 
 def _send_probe(sock: socket.socket, record: dict) -> None:
