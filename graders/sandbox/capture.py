@@ -239,13 +239,14 @@ def publisher(shell: Any) -> Any:
     from IPython.core.displaypub import DisplayPublisher
 
     class Publisher(DisplayPublisher):
-        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):  # noqa: ANN001
+        def publish(self, data: dict, metadata: dict | None = None, source: Any = None, *,
+                    transient: dict | None = None, update: bool = False, **kw: Any) -> None:
             if shell.capture is not None:
                 display_id = transient.get("display_id") if isinstance(transient, dict) else None
                 shell.capture.add_display(dict(data), dict(metadata or {}), result=False,
                                           display_id=display_id, update=update)
 
-        def clear_output(self, wait=False):  # noqa: ANN001
+        def clear_output(self, wait: bool = False) -> None:
             if shell.capture is not None:
                 shell.capture.clear_output(wait)
 

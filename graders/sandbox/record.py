@@ -17,7 +17,7 @@ from graders.contract import CellRun, CellStatus, Execution, Limits, timed_out
 from graders.sandbox import wire
 from graders.sandbox.capture import OVER_ROOM_BYTES, json_size, left_out, limit_bytes, mib
 
-RAN = (CellStatus.OK, CellStatus.ERROR)  # what a completed cell may be; it runs again after a restart
+COMPLETED = (CellStatus.OK, CellStatus.ERROR)  # a cell that ended by itself: it runs again after a restart
 
 
 @dataclass
@@ -30,13 +30,13 @@ class RunRecord:
     labels: dict[int, str]  # index -> grade id
     deadline: float  # time.monotonic() at which the whole run stops
     execution: Execution
-    _dropped: set[int] = field(default_factory=set)  # ran away while running again: not run any more
-    _current: CellRun | None = None
-    _replaying: bool = False
-    _displays: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # display id -> (cell, output)
-    _output_bytes: int = 0
-    _cells_done: int = 0
-    _notebook_capped: bool = False
+    _dropped: set[int] = field(default_factory=set, init=False)  # ran away as it ran again: not run any more
+    _current: CellRun | None = field(default=None, init=False)
+    _replaying: bool = field(default=False, init=False)
+    _displays: dict[str, list[tuple[int, int]]] = field(default_factory=dict, init=False)  # id -> (cell, output)
+    _output_bytes: int = field(default=0, init=False)
+    _cells_done: int = field(default=0, init=False)
+    _notebook_capped: bool = field(default=False, init=False)
 
     def skipped(self, index: int) -> bool:
         """Whether a fork must not run this cell: it timed out, or ran away when it ran again."""
@@ -49,7 +49,7 @@ class RunRecord:
     def start(self, index: int) -> CellRun:
         """The result to fill while cell `index` runs: its own, or a throwaway one when it runs again."""
         run = self.execution.cells[index]
-        self._replaying = run.status in RAN
+        self._replaying = run.status in COMPLETED
         self._current = CellRun() if self._replaying else run
         self._current.status = CellStatus.RUNNING
         return self._current
@@ -99,7 +99,8 @@ class RunRecord:
 
     def restart_after(self, index: int) -> None:
         """A fresh fork is about to run again the cells that completed before runaway cell `index`."""
-        again = sum(1 for i, _ in self.cells if i < index and not self.skipped(i) and self.execution.cells[i].status in RAN)
+        again = sum(1 for i, _ in self.cells
+                    if i < index and not self.skipped(i) and self.execution.cells[i].status in COMPLETED)
         self._note(index, f"did not stop when interrupted, so its sandbox was restarted: the {again} "
                           f"cell{'s' * (again != 1)} before it ran again (their first results stand), "
                           "then the cells after it")

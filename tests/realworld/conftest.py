@@ -92,7 +92,7 @@ def graders(course: Course, *args: str) -> subprocess.CompletedProcess:
     """The `graders` command, run as a TA runs it, on `course`."""
     env = dict(os.environ, COLUMNS="500")  # Rich tables: room for the notes column
     return subprocess.run([sys.executable, "-m", "graders", *args, "--course", str(course.root)],
-                          capture_output=True, text=True, timeout=CLI_TIMEOUT_S, env=env)
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT_S, env=env, check=False)
 
 
 @dataclass

@@ -11,8 +11,16 @@ from __future__ import annotations
 import pytest
 
 from graders.hub import feedback
-from tests.realworld.conftest import autograde, code, graded, graders, homework_course, markdown, solution, \
-    submit_answers
+from tests.realworld.conftest import (
+    autograde,
+    code,
+    graded,
+    graders,
+    homework_course,
+    markdown,
+    solution,
+    submit_answers,
+)
 
 HW = "runaway"
 CELL_TIMEOUT_S = 2
@@ -77,8 +85,8 @@ def test_the_job_record_names_the_cell_that_timed_out(graded_run, student):
 @pytest.mark.parametrize("student", IGNORE_THE_INTERRUPT)
 def test_a_cell_that_ignores_its_interrupt_ends_with_its_fork_and_the_cells_before_it_run_again(graded_run, student):
     assert graded_run.jobs[student].notes[1:] == [
-        "Cell test_square did not stop when interrupted, so its sandbox was restarted: the 2 cells before it ran "
-        "again (their first results stand), then the cells after it."]
+        ("Cell test_square did not stop when interrupted, so its sandbox was restarted: the 2 cells before it ran "
+        "again (their first results stand), then the cells after it.")]
 
 
 def test_an_interrupted_cell_needs_no_restart(graded_run):

@@ -53,7 +53,8 @@ def graded_run(tmp_path_factory: pytest.TempPathFactory):
         graded("test_triple", 2, "probe('triple_5', triple(5))"),
     ], cell_timeout_s=300, timeout_s=900, preload=["numpy", "matplotlib.pyplot"])  # a loaded machine is slow
     for student, source in SHOW.items():
-        submit_answers(course, HW, student, {"show": source}, after={"show": [LIVE_PLOT]} if student == "updates" else {})
+        submit_answers(course, HW, student, {"show": source},
+                       after={"show": [LIVE_PLOT]} if student == "updates" else {})
     submit_answers(course, HW, "many_cells", after={"show": MANY_CELLS})
     submit_answers(course, HW, "huge_probe", {"double": HUGE_PROBE})
     submit_answers(course, HW, "raw_frame", {"show": RAW_FRAME})
@@ -61,13 +62,13 @@ def graded_run(tmp_path_factory: pytest.TempPathFactory):
     return autograde(course, HW)
 
 
-def _notes(graded_run, student) -> list[str]:  # noqa: ANN001
+def _notes(graded_run, student) -> list[str]:
     notes = graded_run.jobs[student].notes
     assert graded_run.notebook(student).metadata["graders"]["notes"] == notes  # what the feedback shows
     return notes
 
 
-def _text(cell) -> str:  # noqa: ANN001
+def _text(cell) -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
 
 
@@ -102,7 +103,8 @@ def test_display_updates_change_their_output_in_place_as_in_jupyter(graded_run):
 
 def test_output_over_the_notebook_limit_is_left_out_from_the_cell_that_reaches_it(graded_run):
     notes = _notes(graded_run, "many_cells")
-    assert len(notes) == 1 and notes[0].startswith("The notebook produced more output than the 16 MiB it keeps: from cell")
+    assert len(notes) == 1
+    assert notes[0].startswith("The notebook produced more output than the 16 MiB it keeps: from cell")
     extra = [cell for cell in graded_run.notebook("many_cells").cells if cell.source in MANY_CELLS]
     kept = [c for c in extra if any(o.output_type == "display_data" for o in c.outputs)]
     capped = [c for c in extra if _text(c) == "\n[output limit: 1 output (text/html) left out here; "

@@ -14,12 +14,12 @@ LIMIT_S = 0.3
 
 
 @pytest.fixture(scope="module")
-def shell():  # noqa: ANN201
+def shell():
     return kernel._warm_up([])
 
 
 @pytest.fixture
-def run(shell, monkeypatch):  # noqa: ANN001, ANN201
+def run(shell, monkeypatch):
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # run_cell points them at the cell's capture
     monkeypatch.setattr(sys, "stderr", sys.stderr)
     return lambda source: kernel.run_cell(shell, source, LIMIT_S, NotebookOutputs())

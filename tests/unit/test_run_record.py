@@ -47,8 +47,8 @@ def test_after_a_runaway_the_cells_before_it_run_again_and_keep_their_first_resu
     assert not record.pending()
     assert record.execution.notes == [
         "Cell test_slow timed out after 2 s (the limit for one cell) and was stopped.",
-        "Cell test_slow did not stop when interrupted, so its sandbox was restarted: the 1 cell before it ran again "
-        "(their first results stand), then the cells after it."]
+        ("Cell test_slow did not stop when interrupted, so its sandbox was restarted: the 1 cell before it ran again "
+        "(their first results stand), then the cells after it.")]
 
 
 def test_a_cell_that_runs_away_when_it_runs_again_is_skipped_from_then_on() -> None:
@@ -88,10 +88,10 @@ def test_what_the_kernel_left_out_becomes_a_note_naming_the_cell() -> None:
     _run(record, 3, _done(capped={"limit": "notebook", "outputs": 1, "kinds": [], "updates": 0, "text_bytes": 0}))
     _run(record, 0, _done(capped={"limit": "notebook", "outputs": "many"}))  # malformed: no note
     assert record.execution.notes == [
-        "Cell test_slow produced more output than the 2 MiB a cell keeps: 16 outputs (image/png) and 3 MiB of text "
-        "were left out of the graded notebook.",
-        "The notebook produced more output than the 16 MiB it keeps: from cell 4 on, output was left out of the "
-        "graded notebook."]
+        ("Cell test_slow produced more output than the 2 MiB a cell keeps: 16 outputs (image/png) and 3 MiB of text "
+        "were left out of the graded notebook."),
+        ("The notebook produced more output than the 16 MiB it keeps: from cell 4 on, output was left out of the "
+        "graded notebook.")]
 
 
 @pytest.mark.parametrize("message", [_done(outputs="none"), _done(seconds="soon"), {"op": "done"}])
