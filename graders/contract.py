@@ -17,7 +17,8 @@ from enum import StrEnum
 class Limits:
     """Per-submission limits, configurable per homework (homework.toml). Units are in the names."""
 
-    wall_s: float = 300.0
+    wall_s: float = 300.0  # the whole notebook: a backstop, the sandbox is killed when it passes
+    cell_timeout_s: float = 30.0  # one code cell (nbgrader's Execute.timeout): that cell is stopped, the next ones run
     cpu_s: int = 600
     memory_mb: int = 4096
     processes: int = 256
@@ -54,6 +55,7 @@ class GradingJob:
     gpu: str = "none"
     preload: tuple[str, ...] = ()
     files: tuple[JobFile, ...] = ()
+    labels: dict[int, str] = field(default_factory=dict)  # index -> grade id, to name cells in notes
 
 
 class CellStatus(StrEnum):
@@ -63,6 +65,12 @@ class CellStatus(StrEnum):
     RUNNING = "running"
     OK = "ok"
     ERROR = "error"
+    TIMED_OUT = "timed out"  # ran past Limits.cell_timeout_s and was stopped
+
+
+def timed_out(seconds: float) -> str:
+    """What a cell stopped at its time limit says (its CellTimeoutError, the verdict's message)."""
+    return f"cell timed out after {seconds:g} s"
 
 
 @dataclass

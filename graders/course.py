@@ -26,7 +26,7 @@ CONFIG_FILE = "nbgrader_config.py"
 GPU_MODES = ("none", "preferred", "required")
 INTEGER_LIMITS = ("cpu_s", "memory_mb", "processes", "scratch_mb", "file_mb")  # as in sandbox.Limits
 FILE_LIMITS = ("extra_file_mb", "extra_files_total_mb")  # the student's own files, as in Homework
-HOMEWORK_SETTINGS = {"gpu", "timeout_s", "preload", "student_may_replace", *INTEGER_LIMITS, *FILE_LIMITS}
+HOMEWORK_SETTINGS = {"gpu", "timeout_s", "cell_timeout_s", "preload", "student_may_replace", *INTEGER_LIMITS, *FILE_LIMITS}
 # Never released, never in a sandbox, whatever CourseDirectory.ignore says.
 INSTRUCTOR_ONLY = ("homework.toml", "mutants.toml")
 
@@ -123,10 +123,11 @@ class Course:
             raise CourseError(f"{settings_file}: gpu must be one of {', '.join(GPU_MODES)}")
         try:
             limits = Limits(wall_s=float(settings.get("timeout_s", Limits.wall_s)),
+                            cell_timeout_s=float(settings.get("cell_timeout_s", Limits.cell_timeout_s)),
                             **{name: int(settings.get(name, getattr(Limits, name))) for name in INTEGER_LIMITS})
         except (TypeError, ValueError):
             raise CourseError(f"{settings_file}: limits must be numbers") from None
-        if min(limits.wall_s, *(getattr(limits, name) for name in INTEGER_LIMITS)) <= 0:
+        if min(limits.wall_s, limits.cell_timeout_s, *(getattr(limits, name) for name in INTEGER_LIMITS)) <= 0:
             raise CourseError(f"{settings_file}: limits must be positive")
         preload = tuple(settings.get("preload", Homework.preload))
         try:

@@ -50,6 +50,11 @@ def build_key(name: str, notebook: NotebookNode, execution: Execution) -> Notebo
     """Collect the instructor run's probes per test cell, refusing a run that a student could not pass."""
     if execution.failed:
         raise InvalidKey(f"{name}: the instructor solution did not run to the end ({execution.reason})")
+    slow = [index for index, run in sorted(execution.cells.items()) if run.status == CellStatus.TIMED_OUT]
+    if slow:
+        cell = notebook.cells[slow[0]]
+        raise InvalidKey(f"{name}: cell {cells.grade_id(cell) or slow[0] + 1} of the instructor solution timed out: "
+                         "raise cell_timeout_s in homework.toml")
     tests: dict[str, list[dict]] = {}
     seen: set[str] = set()
     for index, cell in enumerate(notebook.cells):

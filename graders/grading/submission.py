@@ -24,7 +24,8 @@ from graders.grading.verdict import CellVerdict
 def make_job(key: str, prepared: Prepared, homework: Homework, sandbox: str,
              files: tuple[JobFile, ...]) -> GradingJob:
     code = tuple((i, c.source) for i, c in enumerate(prepared.notebook.cells) if c.cell_type == "code")
-    return GradingJob(key, code, homework.limits, sandbox, homework.gpu, homework.preload, files)
+    labels = {i: cells.grade_id(c) for i, c in enumerate(prepared.notebook.cells) if cells.grade_id(c)}
+    return GradingJob(key, code, homework.limits, sandbox, homework.gpu, homework.preload, files, labels)
 
 
 def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution,

@@ -17,6 +17,9 @@ import numpy as np
 from graders.contract import CellRun, CellStatus
 from graders.sandbox.values import decode
 
+# Written here, not read from the run: the cell's own error text comes from the sandbox.
+TIMED_OUT_MESSAGE = "cell timed out (stopped at the homework's limit for one cell)"
+
 
 @dataclass
 class ProbeVerdict:
@@ -46,7 +49,8 @@ def judge_probes(grade_id: str, max_points: float, key: list[dict], run: CellRun
     the cell ran at or after hidden test code, so messages carry nothing the run computed.
     """
     emitted: dict[str, list[dict]] = {}
-    for record in run.probes:
+    # A cell stopped at its time limit scores 0, whatever it emitted before (issue 13, item 1).
+    for record in run.probes if run.status != CellStatus.TIMED_OUT else []:
         emitted.setdefault(str(record.get("name")), []).append(record)
     verdicts = [_judge_one(expected, emitted.get(expected["name"], []), run, error, restricted) for expected in key]
     total = sum(v.weight for v in verdicts)
@@ -62,9 +66,14 @@ def judge_assert(grade_id: str, max_points: float, run: CellRun, *, error: str |
     exception as feedback may show it (Disclosure.describe_error).
     """
     passed = run.status == CellStatus.OK
-    message = "passed" if passed else f"test cell {'failed' if run.status == CellStatus.ERROR else 'did not run'}"
-    if not passed and error:
-        message += f": {error}"
+    if passed:
+        message = "passed"
+    elif run.status == CellStatus.TIMED_OUT:
+        message = TIMED_OUT_MESSAGE
+    else:
+        message = f"test cell {'failed' if run.status == CellStatus.ERROR else 'did not run'}"
+        if error:
+            message += f": {error}"
     return CellVerdict(grade_id, max_points, max_points if passed else 0.0, "assert", message=message)
 
 
@@ -92,6 +101,8 @@ def _judge_one(expected: dict, records: list[dict], run: CellRun, error: str | N
 
 
 def _missing_message(run: CellRun, error: str | None) -> str:
+    if run.status == CellStatus.TIMED_OUT:
+        return f"not produced: {TIMED_OUT_MESSAGE}"
     if error is not None:
         return f"not produced: {error[:200]}"
     return "not produced" if run.status == CellStatus.OK else f"not produced (cell {run.status})"

@@ -11,8 +11,12 @@ hands the grader a fresh socket pair end and forks:
 When C2 exits the kernel kills every process left in its namespace, and its
 tmpfs vanishes with its mount namespace: nothing a submission starts or writes
 outlives it, and the zygote (which no child can see or trace) stays clean for
-the next one. Frames on the job socket come from untrusted code; the grader
-attributes probes to the cell it sent, never to what a frame claims.
+the next one. Each cell is interrupted at its time limit inside C3; when it does
+not stop, the grader sends `kill` on the control socket and the zygote ends C1,
+which takes C2 (and so the whole namespace) with it. Frames on the job socket come
+from untrusted code; the grader attributes probes to the cell it sent, never to
+what a frame claims. Outputs are kept within the limits of graders.sandbox.wire
+(see graders.sandbox.capture), so no frame the kernel builds is over the limit.
 
 The job's files come from the runner's file store (`--files`, read-only): C2 binds
 each homework file read-only at its path in the working folder, copies the
@@ -25,9 +29,9 @@ from __future__ import annotations
 import argparse
 import ctypes
 import importlib
-import io
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -37,8 +41,10 @@ import time
 from typing import Any
 
 from graders import probes
-from graders.contract import CellStatus
+from graders.contract import CellStatus, Limits, timed_out
 from graders.sandbox import wire
+from graders.sandbox.capture import CellCapture, NotebookOutputs, display_hook, publisher, stream
+from graders.sandbox.values import ValueTooLarge
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -49,7 +55,6 @@ MS_NOATIME, MS_NODIRATIME, MS_REC, MS_PRIVATE, MS_RELATIME = 0x400, 0x800, 0x400
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
 SCRATCH = "/scratch"  # set by --scratch; the submission's only writable place (also HOME and TMPDIR)
 FILES = ""  # set by --files: the runner's file store, one read-only file per content (named by its sha256)
-OUTPUT_LIMIT = 1 << 20  # characters of captured output kept per cell
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -103,6 +108,9 @@ def _warm_up(preload: list[str]) -> Any:
     config.InteractiveShell.colors = "nocolor"
     shell = _shell_class(InteractiveShell).instance(config=config)
     shell.enable_matplotlib("inline")  # figures become display_data outputs, kept in feedback
+    shell.display_pub = publisher(shell)
+    shell.display_trap.hook = display_hook(shell)
+    shell.set_custom_exc((CellTimeoutError,), _show_timeout)
     _format_one_traceback(shell)
     return shell
 
@@ -121,7 +129,7 @@ def _shell_class(base: type) -> type:
     class GradingShell(base):  # type: ignore[misc, valid-type]
         """An IPython shell whose tracebacks become notebook error outputs."""
 
-        capture: "CellCapture | None" = None
+        capture: CellCapture | None = None  # the running cell's
 
         def _showtraceback(self, etype, evalue, stb):  # noqa: ANN001 - IPython's signature
             if self.capture is not None:
@@ -145,6 +153,7 @@ def _serve_one(control: socket.socket, shell: Any, limits: dict, files: list[dic
         finally:
             os._exit(70)
     child_end.close()
+    _wait_or_kill(control, pid)
     _, status, usage = os.wait4(pid, 0)
     wire.send(control, {
         "op": "exit",
@@ -152,6 +161,22 @@ def _serve_one(control: socket.socket, shell: Any, limits: dict, files: list[dic
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "maxrss_kb": usage.ru_maxrss,
     })
+
+
+def _wait_or_kill(control: socket.socket, pid: int) -> None:
+    """Wait until C1 ends; the grader's `kill` (a cell that ignored its interrupt) ends it first."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while pidfd not in select.select([control, pidfd], [], [])[0]:
+            try:
+                request = wire.recv(control)
+            except wire.Closed:  # the grader is gone
+                request = {"op": "kill"}
+            if request["op"] == "kill":
+                os.kill(pid, signal.SIGTERM)  # C1 passes it on to the submission as SIGKILL
+                return
+    finally:
+        os.close(pidfd)
 
 
 def _first_child(sock: socket.socket, shell: Any, limits: dict, files: list[dict], isolate: bool) -> None:
@@ -165,8 +190,18 @@ def _first_child(sock: socket.socket, shell: Any, limits: dict, files: list[dict
         finally:
             os._exit(70)
     sock.close()
+    signal.signal(signal.SIGTERM, lambda signum, frame: _kill_submission(pid, isolate))
     _, status = os.waitpid(pid, 0)
     os._exit(_status_code(status))
+
+
+def _kill_submission(pid: int, isolate: bool) -> None:
+    """SIGKILL C2: as pid 1 of its namespace it takes every process of the submission along (else: its session)."""
+    for kill in ([] if isolate else [os.killpg]) + [os.kill]:
+        try:
+            kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _namespace_init(sock: socket.socket, shell: Any, limits: dict, files: list[dict], isolate: bool) -> None:
@@ -204,7 +239,9 @@ def _execute(sock: socket.socket, shell: Any, limits: dict) -> None:
     tempfile.tempdir = None  # the zygote may have cached a temporary folder it saw before the fork
     sys.path.insert(0, "")  # as in a Jupyter kernel: modules beside the notebook are importable
     wire.recv(sock)  # setup: the grader is listening
-    probes._emit = lambda record: wire.send(sock, {"op": "probe", **record})
+    probes._emit = lambda record: _send_probe(sock, record)
+    timeout_s = float(limits.get("cell_timeout_s", Limits.cell_timeout_s))
+    notebook = NotebookOutputs()
     wire.send(sock, {"op": "ready"})
     while True:
         request = wire.recv(sock)
@@ -212,112 +249,85 @@ def _execute(sock: socket.socket, shell: Any, limits: dict) -> None:
             wire.send(sock, {"op": "finished", "device": _device_name()})
             return
         started = time.monotonic()
-        outputs, status = run_cell(shell, request["source"])
-        wire.send(sock, {"op": "done", "outputs": outputs, "status": status,
-                         "seconds": time.monotonic() - started})
+        cell, status = run_cell(shell, request["source"], timeout_s, notebook)
+        sock.sendall(_done_frame(cell, status, time.monotonic() - started))
 
 
-def run_cell(shell: Any, source: str) -> tuple[list[dict], str]:
-    """Run one cell in `shell`; return its nbformat outputs and how it ended."""
-    capture = CellCapture(shell.execution_count)
-    shell.capture = capture
-    saved = sys.stdout, sys.stderr, shell.display_pub, shell.display_trap.hook
-    sys.stdout, sys.stderr = capture.stream("stdout"), capture.stream("stderr")
-    shell.display_pub = capture.publisher(shell)
-    shell.display_trap.hook = capture.display_hook(shell)
+def run_cell(shell: Any, source: str, timeout_s: float, notebook: NotebookOutputs) -> tuple[CellCapture, CellStatus]:
+    """Run one cell in `shell`, interrupted after `timeout_s`; return its finished capture and how it ended.
+
+    The interrupt is a CellTimeoutError raised in the cell's code by a SIGALRM timer, as
+    nbclient's interrupt raises KeyboardInterrupt. Code that catches it, ignores the
+    signal or sits in C code is ended by the grader instead (the fork is killed).
+    """
+    cell = CellCapture(shell.execution_count, notebook)
+    struck = []
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if frame is not None and frame.f_code is _RUN_CELL_CODE:
+            return  # the cell's code is over (or not begun): nothing to stop, and never in the kernel's own steps
+        struck.append(signum)
+        raise CellTimeoutError(timed_out(timeout_s))
+
+    shell.capture = cell
+    sys.stdout, sys.stderr = stream(shell, "stdout"), stream(shell, "stderr")  # whatever an earlier cell made them
+    signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
         result = shell.run_cell(source, store_history=True)
+        failed = result.error_before_exec is not None or result.error_in_exec is not None
+    except CellTimeoutError as exc:  # it struck in IPython's own steps around the cell's code
+        cell.add_error(CellTimeoutError, exc, [f"CellTimeoutError: {exc}"])
+        failed = True
     finally:
-        sys.stdout, sys.stderr, shell.display_pub, shell.display_trap.hook = saved
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
         shell.capture = None
-    capture.finish()
-    failed = result.error_before_exec is not None or result.error_in_exec is not None
-    return capture.outputs, CellStatus.ERROR if failed or capture.errored else CellStatus.OK
+    cell.finish()
+    if struck:
+        return cell, CellStatus.TIMED_OUT
+    return cell, CellStatus.ERROR if failed or cell.errored else CellStatus.OK
 
 
-class CellCapture:
-    """Collects one cell's outputs in notebook order, keeping at most OUTPUT_LIMIT characters."""
-
-    def __init__(self, execution_count: int) -> None:
-        self.outputs: list[dict] = []
-        self.execution_count = execution_count
-        self.kept = 0
-        self.dropped = 0
-        self.errored = False
-
-    def add_stream(self, name: str, text: str) -> None:
-        room = OUTPUT_LIMIT - self.kept
-        if len(text) > room:
-            self.dropped += len(text) - max(room, 0)
-            text = text[: max(room, 0)]
-            if not text:
-                return
-        self.kept += len(text)
-        last = self.outputs[-1] if self.outputs else None
-        if last and last["output_type"] == "stream" and last["name"] == name:
-            last["text"] += text
-        else:
-            self.outputs.append({"output_type": "stream", "name": name, "text": text})
-
-    def add_error(self, etype: type, evalue: BaseException, stb: list[str]) -> None:
-        self.errored = True
-        self.outputs.append({"output_type": "error", "ename": getattr(etype, "__name__", str(etype)),
-                             "evalue": str(evalue)[:2000], "traceback": [s[:4000] for s in stb[-20:]]})
-
-    def add_display(self, data: dict, metadata: dict, result: bool) -> None:
-        data = {k: v for k, v in data.items() if isinstance(v, (str, dict, list))}
-        if result:
-            self.outputs.append({"output_type": "execute_result", "data": data, "metadata": metadata,
-                                 "execution_count": self.execution_count})
-        else:
-            self.outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
-
-    def finish(self) -> None:
-        if self.dropped:
-            self.outputs.append({"output_type": "stream", "name": "stderr",
-                                 "text": f"\n[output truncated: {self.dropped} characters dropped]\n"})
-            self.dropped = 0
-
-    def stream(self, name: str) -> "_CapturedStream":
-        return _CapturedStream(self, name)
-
-    def publisher(self, shell: Any) -> Any:
-        from IPython.core.displaypub import DisplayPublisher
-
-        capture = self
-
-        class Publisher(DisplayPublisher):
-            def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):  # noqa: ANN001
-                capture.add_display(dict(data), dict(metadata or {}), result=False)
-
-        return Publisher(shell=shell)
-
-    def display_hook(self, shell: Any) -> Any:
-        capture = self
-
-        def hook(value: Any) -> None:
-            if value is None:
-                return
-            shell.user_ns["_"] = value
-            data, metadata = shell.display_formatter.format(value)
-            capture.add_display(data, metadata, result=True)
-
-        return hook
+_RUN_CELL_CODE = run_cell.__code__
 
 
-class _CapturedStream(io.TextIOBase):
-    def __init__(self, capture: CellCapture, name: str) -> None:
-        self._capture, self._name = capture, name
+class CellTimeoutError(BaseException):
+    """A cell ran past its time limit (a BaseException, as KeyboardInterrupt: `except Exception` lets it by)."""
 
-    def write(self, text: str) -> int:
-        self._capture.add_stream(self._name, str(text))
-        return len(text)
 
-    def writable(self) -> bool:
-        return True
+def _show_timeout(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
+    """A CellTimeoutError's traceback, without the timer's own frame: it ends at the student's line."""
+    entry = tb
+    while entry.tb_next is not None and entry.tb_next.tb_next is not None:
+        entry = entry.tb_next
+    if entry.tb_next is not None and entry.tb_next.tb_frame.f_code.co_filename == __file__:
+        entry.tb_next = None
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
-    def isatty(self) -> bool:
-        return False
+
+def _send_probe(sock: socket.socket, record: dict) -> None:
+    try:
+        frame = wire.encode({"op": "probe", **record})
+    except wire.FrameTooLarge as exc:
+        raise ValueTooLarge(f"probe {record['name']!r}: {exc}") from None
+    # The cell's timer must not cut a frame in half: the grader would read garbage after it.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        sock.sendall(frame)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _done_frame(cell: CellCapture, status: CellStatus, seconds: float) -> bytes:
+    done = {"op": "done", "status": status, "seconds": seconds, "capped": cell.capped()}
+    try:
+        return wire.encode(done | {"outputs": cell.outputs, "display_ids": cell.display_ids, "updates": cell.updates})
+    except (wire.FrameTooLarge, ValueError, TypeError):  # not with the capture's limits, but never a dead kernel
+        note = {"output_type": "stream", "name": "stderr",
+                "text": "[output limit: this cell's outputs could not be sent and were left out]\n"}
+        return wire.encode(done | {"outputs": [note], "capped": {"limit": "cell", "outputs": len(cell.outputs),
+                                                                 "updates": 0, "text_bytes": 0}})
 
 
 def _device_name() -> str:

@@ -3,8 +3,10 @@
 `WarmKernel` keeps one sandboxed zygote (graders.sandbox.kernel) alive and runs each
 submission in a fresh fork of it, so numpy/torch are imported once per worker,
 not once per submission. Every frame from the kernel is untrusted: a probe
-counts for the cell this side sent, a malformed or unexpected frame ends the
-attempt, and a timeout kills the whole sandbox (a new zygote starts next time).
+counts for the cell this side sent, a malformed, unexpected or oversized frame
+ends the attempt, and the whole-notebook timeout kills the whole sandbox (a new
+zygote starts next time). A cell past its own time limit costs only its fork
+(see `WarmKernel.execute`); graders.sandbox.record keeps what each cell gave.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from typing import Mapping
 
 import psutil
 
-from graders.contract import CellRun, CellStatus, Execution, JobFile, Limits
+from graders.contract import CellRun, Execution, JobFile, Limits
 from graders.sandbox import wire
 from graders.sandbox.backends import Sandbox
 from graders.sandbox.cgroup import MemoryCgroup
 from graders.sandbox.filestore import FileStore
+from graders.sandbox.record import RunRecord
 
 DEFAULT_PRELOAD = ("numpy", "torch", "matplotlib.pyplot")
 START_TIMEOUT_S = 120.0
+INTERRUPT_GRACE_S = 5.0  # past a cell's limit, how long its interrupt may take before the grader kills its fork
 MAX_PROBES_PER_CELL = 10_000
 CGROUP_SLACK = 256 << 20  # copy-on-write copies of the zygote's pages and page cache, beyond memory_mb
 
@@ -99,72 +103,105 @@ class WarmKernel:
         return self._stderr.read().decode(errors="replace").strip()
 
     def execute(self, cells: list[tuple[int, str]], limits: Limits, files: tuple[JobFile, ...] = (),
-                contents: Mapping[str, bytes] | None = None) -> Execution:
+                contents: Mapping[str, bytes] | None = None, labels: dict[int, str] | None = None) -> Execution:
         """Run the code `cells` ((notebook index, source) pairs) of one submission, with `files` in its
-        working folder (`contents`: their bytes by sha256, at least of those not stored here yet)."""
+        working folder (`contents`: their bytes by sha256, at least of those not stored here yet);
+        `labels` name cells in notes.
+
+        A cell is stopped after `limits.cell_timeout_s` by its own interrupt in the kernel; one
+        that does not end within INTERRUPT_GRACE_S more (it caught the interrupt, or sits in C
+        code) has its fork killed, and a fresh fork runs again the cells that completed before it
+        (their first results stand) and goes on with the cells after it. `limits.wall_s` bounds
+        the whole run: past it the sandbox is killed and the reason is "timeout".
+        """
         if self._proc is None or self._proc.poll() is not None:
             self.close()
             self.start()
         self._files.put(files, contents or {})
         started = time.monotonic()
-        deadline = started + limits.wall_s
-        execution = Execution(cells={index: CellRun() for index, _ in cells}, sandbox=self.sandbox.name)
+        record = RunRecord(list(cells), limits, files, labels or {}, started + limits.wall_s,
+                           Execution(cells={index: CellRun() for index, _ in cells}, sandbox=self.sandbox.name))
+        execution = record.execution
         cgroup = self._cgroup
         if cgroup is not None:
             cgroup.limit((limits.memory_mb << 20) + CGROUP_SLACK)
             cgroup.reset_peak()
             oom_kills = cgroup.oom_kills()
-        wire.send(self._control, {"op": "run", "limits": limits.for_kernel(), "files": [asdict(f) for f in files]})
-        _, fds, _, _ = socket.recv_fds(self._control, 16, 1)
-        with socket.socket(fileno=fds[0]) as job:
-            execution.reason = self._drive(job, cells, deadline, execution)
+        while True:
+            runaway = self._run_fork(record)
+            if _sandbox_lost(execution.reason):
+                break
+            self._collect_exit(execution, record.deadline)
+            if runaway is None or execution.reason is not None or not record.pending():
+                break
+            record.restart_after(runaway)
         self._files.discard(files)
-        runaway = execution.reason == "timeout" or (execution.reason or "").startswith("protocol")
-        if not runaway:
-            self._collect_exit(execution, deadline)
         if cgroup is not None:
             execution.maxrss_kb = max(execution.maxrss_kb or 0, cgroup.peak_bytes() >> 10)
             if cgroup.oom_kills() > oom_kills and execution.reason != "timeout":
                 execution.reason = "memory limit (processes killed: out of memory)"
-        if runaway:
+        # Subclasses count too: numpy raises _ArrayMemoryError, torch OutOfMemoryError.
+        if execution.reason is None and any(
+                str(out.get("ename", "")).endswith("MemoryError")
+                for cell in execution.cells.values() for out in cell.outputs):
+            execution.reason = "memory limit (MemoryError)"
+        if _sandbox_lost(execution.reason):
             self.close()  # whatever is still running dies with the sandbox
         execution.wall_s = time.monotonic() - started
         return execution
 
-    def _drive(self, job: socket.socket, cells: list[tuple[int, str]], deadline: float,
-               execution: Execution) -> str | None:
-        try:
-            wire.send(job, {"op": "setup"})
-            self._expect(job, "ready", deadline)
-            for index, source in cells:
-                self._run_cell(job, index, source, deadline, execution.cells[index])
-            wire.send(job, {"op": "end"})
-            execution.device = str(self._expect(job, "finished", deadline).get("device", "cpu"))[:200]
-            return None
-        except wire.Timeout:
-            return "timeout"
-        except (wire.Closed, BrokenPipeError, ConnectionResetError):
-            return "kernel died"
-        except wire.ProtocolError as exc:
-            return f"protocol violation: {exc}"
+    def _run_fork(self, record: RunRecord) -> int | None:
+        """Run the submission in one fresh fork, replaying the cells it ran before (see `execute`).
 
-    def _run_cell(self, job: socket.socket, index: int, source: str, deadline: float,
-                  result: CellRun) -> None:
+        Returns the index of a cell that ran away (its fork is being killed), else None;
+        a failure sets `execution.reason`.
+        """
+        execution = record.execution
+        wire.send(self._control, {"op": "run", "limits": record.limits.for_kernel(),
+                                  "files": [asdict(f) for f in record.files]})
+        _, fds, _, _ = socket.recv_fds(self._control, 16, 1)
+        with socket.socket(fileno=fds[0]) as job:
+            try:
+                wire.send(job, {"op": "setup"})
+                self._expect(job, "ready", record.deadline)
+                for index, source in record.cells:
+                    if record.skipped(index):
+                        continue
+                    try:
+                        self._run_cell(job, index, source, record)
+                    except _Runaway:
+                        wire.send(self._control, {"op": "kill"})
+                        record.ran_away(index)
+                        return index
+                wire.send(job, {"op": "end"})
+                execution.device = str(self._expect(job, "finished", record.deadline).get("device", "cpu"))[:200]
+            except wire.Timeout:
+                execution.reason = "timeout"
+            except (wire.Closed, BrokenPipeError, ConnectionResetError):
+                execution.reason = "kernel died"
+            except wire.FrameTooLarge as exc:
+                execution.reason = f"output too large for the grader: {exc}"
+            except wire.ProtocolError as exc:
+                execution.reason = f"protocol violation: {exc}"
+        return None
+
+    def _run_cell(self, job: socket.socket, index: int, source: str, record: RunRecord) -> None:
         wire.send(job, {"op": "cell", "source": source})
-        result.status = CellStatus.RUNNING
+        result = record.start(index)
+        limit = min(record.deadline, time.monotonic() + record.limits.cell_timeout_s + INTERRUPT_GRACE_S)
         while True:
-            message = wire.recv(job, deadline)
+            try:
+                message = wire.recv(job, limit)
+            except wire.Timeout:
+                if limit >= record.deadline:
+                    raise
+                raise _Runaway() from None
             if message["op"] == "probe":
                 if len(result.probes) >= MAX_PROBES_PER_CELL:
                     raise wire.ProtocolError("too many probes in one cell")
                 result.probes.append(message)
             elif message["op"] == "done":
-                outputs = message.get("outputs")
-                if not isinstance(outputs, list):
-                    raise wire.ProtocolError("cell result without outputs")
-                result.outputs = outputs
-                result.status = CellStatus.ERROR if message.get("status") == CellStatus.ERROR else CellStatus.OK
-                result.seconds = float(message.get("seconds", 0.0))
+                record.finish(index, message)
                 return
             else:
                 # never echo the frame's text: it reaches feedback, and student code chose it
@@ -178,6 +215,7 @@ class WarmKernel:
         return message
 
     def _collect_exit(self, execution: Execution, deadline: float) -> None:
+        """The fork's exit status and usage, from the zygote (added up over the forks of one submission)."""
         try:
             message = wire.recv(self._control, max(deadline, time.monotonic()) + 10)
         except (wire.Closed, wire.Timeout, wire.ProtocolError):
@@ -185,15 +223,19 @@ class WarmKernel:
             execution.reason = execution.reason or "sandbox lost"
             return
         execution.exit_code = int(message.get("code", -1))
-        execution.cpu_s = float(message.get("cpu_s", 0.0))
-        execution.maxrss_kb = int(message.get("maxrss_kb", 0))
+        execution.cpu_s = (execution.cpu_s or 0.0) + float(message.get("cpu_s", 0.0))
+        execution.maxrss_kb = max(execution.maxrss_kb or 0, int(message.get("maxrss_kb", 0)))
         if execution.reason == "kernel died":
             execution.reason = describe_exit(execution.exit_code)
-        # Subclasses count too: numpy raises _ArrayMemoryError, torch OutOfMemoryError.
-        if execution.reason is None and any(
-                str(out.get("ename", "")).endswith("MemoryError")
-                for cell in execution.cells.values() for out in cell.outputs):
-            execution.reason = "memory limit (MemoryError)"
+
+
+class _Runaway(Exception):
+    """A cell did not end within its time limit and the grace after its interrupt."""
+
+
+def _sandbox_lost(reason: str | None) -> bool:
+    """Whether the sandbox must die: something may still run in it, or its frames can no longer be read."""
+    return reason is not None and (reason == "timeout" or reason.startswith(("protocol", "output too large")))
 
 
 def _write_quietly(path: str, text: str) -> None:

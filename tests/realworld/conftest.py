@@ -9,18 +9,21 @@ sandbox a TA would use; students hand in released notebooks as nbgrader's exchan
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
 from graders import cells
+from graders.authoring.demo import solved
 from graders.course import Course
-from graders.store.models import Job
-from tests.helpers import records
+from graders.store.models import Attempt, Job
+from tests.helpers import records, submit
 
 NBGRADER_CONFIG = """\
 c = get_config()  # noqa: F821
@@ -95,13 +98,13 @@ def write_file(path: Path, content: bytes | str) -> None:
         path.write_text(content)
 
 
-def graders(course: Course, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess:
+def graders(course: Course, *args: str, timeout_s: float = 1800) -> subprocess.CompletedProcess:
     """Run `python -m graders ARGS --course ROOT` as a TA would; wide output so that tables do not wrap."""
     return subprocess.run([sys.executable, "-m", "graders", *args, "--course", str(course.root)], check=False,
                           capture_output=True, text=True, timeout=timeout_s, env={**os.environ, "COLUMNS": "400"})
 
 
-def run_graders(course: Course, *args: str, timeout_s: float = 600) -> str:
+def run_graders(course: Course, *args: str, timeout_s: float = 1800) -> str:
     """`graders(...)` that must succeed; its standard output."""
     result = graders(course, *args, timeout_s=timeout_s)
     assert result.returncode == 0, f"graders {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
@@ -133,3 +136,57 @@ def latest_job(course: Course, student: str) -> Job:
     """The student's latest job, as the platform recorded it (state, score, notes)."""
     jobs, _ = records(course)
     return jobs[student][-1]
+
+
+def probed(grade_id: str, points: float, source: str) -> NotebookNode:
+    """An autograded test cell that emits values with `probe` (imported for it)."""
+    return autograded(grade_id, "from graders.probes import probe\n" + source, points)
+
+
+def homework_course(folder: Path, hw: str, notebook_cells: list[NotebookNode], **settings: object) -> Course:
+    """A new course with one homework `hw` made of `notebook_cells` and `settings` (homework.toml), generated."""
+    course = new_course(folder)
+    add_homework(course, hw, notebook_cells, "".join(f"{key} = {json.dumps(value)}\n"
+                                                     for key, value in settings.items()))
+    run_graders(course, "generate", hw)
+    return course
+
+
+def submit_answers(course: Course, hw: str, student: str, answers: dict[str, str] | None = None,
+                   after: dict[str, list[str]] | None = None) -> Path:
+    """Hand in the release with the instructor's solutions, but `answers` (grade id -> source) in their
+    cells and `after` (grade id -> sources) as new code cells of the student's right after that cell."""
+    notebook = solved(course, hw, hw)
+    for cell in list(notebook.cells):
+        gid = cells.grade_id(cell)
+        if gid in (answers or {}):
+            cell.source = answers[gid]
+        for offset, extra in enumerate((after or {}).get(gid, []), start=1):
+            notebook.cells.insert(notebook.cells.index(cell) + offset, nbformat.v4.new_code_cell(extra))
+    return submit(course, student, hw, notebook)
+
+
+@dataclass
+class GradedRun:
+    """What `graders autograde` recorded for each student (their latest job), and the graded notebooks."""
+
+    course: Course
+    hw: str
+    jobs: dict[str, Job]
+    attempts: dict[str, list[Attempt]]
+
+    def notebook(self, student: str) -> NotebookNode:
+        return nbformat.read(self.course.autograded_dir(student, self.hw) / f"{self.hw}.ipynb", as_version=4)
+
+    def cell(self, student: str, grade_id: str) -> NotebookNode:
+        return next(c for c in self.notebook(student).cells if cells.grade_id(c) == grade_id)
+
+    def score(self, student: str, grade_id: str) -> float:
+        return self.cell(student, grade_id).metadata["graders"]["score"]
+
+
+def autograde(course: Course, hw: str) -> GradedRun:
+    """`graders autograde hw --workers 1` on every submission, then the jobs and attempts it recorded."""
+    run_graders(course, "autograde", hw, "--workers", "1")
+    jobs, attempts = records(course)
+    return GradedRun(course, hw, {student: job[-1] for student, job in jobs.items()}, attempts)

@@ -74,8 +74,8 @@ def test_a_200_mb_stdout_flood_is_truncated_and_costs_nothing_else(attack_class)
     assert outcome.state == "done" and outcome.score == attack_class.outcomes["alice"].score
     out = attack_class.outputs("atk_flood")
     assert "ATTACK-RAN flood" in out
-    dropped = int(re.search(r"\[output truncated: (\d+) characters dropped\]", out).group(1))
-    assert dropped >= (attacks.FLOOD_MB - 1) << 20
+    dropped = float(re.search(r"\[output limit: ([\d.]+) MiB of text left out here", out).group(1))
+    assert dropped >= attacks.FLOOD_MB - 2  # a cell keeps 2 MiB
     path = attack_class.course.autograded_dir("atk_flood", "hw1_backprop") / "hw1_backprop.ipynb"
     assert path.stat().st_size < 4 << 20
     assert len(_attempt(attack_class, "atk_flood").log_tail or "") <= 4000

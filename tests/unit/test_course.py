@@ -27,14 +27,16 @@ def settings(course: Course, text: str) -> None:
 def test_without_settings_a_homework_gets_the_default_limits(course: Course) -> None:
     homework = course.homework("hw_x")
     assert (homework.gpu, homework.limits) == ("none", Limits())
+    assert homework.limits.cell_timeout_s == 30  # nbgrader's Execute.timeout
 
 
 def test_every_limit_can_be_set_per_homework(course: Course) -> None:
-    settings(course, 'gpu = "required"\ntimeout_s = 30\ncpu_s = 20\nmemory_mb = 1024\nprocesses = 16\n'
-                     'scratch_mb = 64\nfile_mb = 8\npreload = ["numpy"]\n')
+    settings(course, 'gpu = "required"\ntimeout_s = 30\ncell_timeout_s = 2.5\ncpu_s = 20\nmemory_mb = 1024\n'
+                     'processes = 16\nscratch_mb = 64\nfile_mb = 8\npreload = ["numpy"]\n')
     homework = course.homework("hw_x")
     assert homework.gpu == "required" and homework.preload == ("numpy",)
-    assert homework.limits == Limits(wall_s=30, cpu_s=20, memory_mb=1024, processes=16, scratch_mb=64, file_mb=8)
+    assert homework.limits == Limits(wall_s=30, cell_timeout_s=2.5, cpu_s=20, memory_mb=1024, processes=16,
+                                     scratch_mb=64, file_mb=8)
 
 
 def test_the_student_files_settings_can_be_set_per_homework(course: Course) -> None:
@@ -70,6 +72,7 @@ def test_homework_files_are_all_but_notebooks_instructor_only_and_ignored_files(
     ('extra_files_total_mb = "lots"\n', "limits must be numbers"),
     ("memory_mb = 512\nextra_files_total_mb = 600\n", "extra_files_total_mb \\(600\\) must be below memory_mb"),
     ('student_may_replace = "weights.npy"\n', "student_may_replace must be a list of paths"),
+    ("cell_timeout_s = -1\n", "limits must be positive"),
 ])
 def test_a_bad_setting_is_a_one_line_error_naming_the_file(course: Course, text: str, message: str) -> None:
     settings(course, text)
