@@ -27,6 +27,7 @@ from graders.course import Course, CourseError
 from graders.dispatch import worker
 from graders.grading import submission
 from graders.grading.prepare import Prepared
+from graders.sandbox import preflight
 
 
 @dataclass
@@ -102,6 +103,7 @@ def _same(a: Path, b: Path) -> bool:
 
 def make_keys(course: Course, hw: str, sandbox: str = "bubblewrap") -> dict[str, int]:
     """Run each instructor notebook and store its probes as the answer key of `hw`."""
+    preflight.require(sandbox)
     homework = course.homework(hw)
     counts = {}
     for notebook in course.notebooks(hw):
