@@ -42,6 +42,14 @@ class GradingJob:
     files: dict[str, str] = field(default_factory=dict)  # relative path -> base64 content
 
 
+class MemoryMechanism(StrEnum):
+    """What held a submission's processes together under one memory limit (graders.sandbox.memory)."""
+
+    CGROUP_V2 = "cgroup v2"
+    CGROUP_V1 = "cgroup v1"
+    WATCHDOG = "watchdog"
+
+
 class CellStatus(StrEnum):
     """How one code cell of a submission ran."""
 
@@ -73,6 +81,7 @@ class Execution:
     maxrss_kb: int | None = None
     device: str = "cpu"
     sandbox: str = "none"
+    memory_mechanism: MemoryMechanism | None = None  # what enforced memory_mb for all its processes together
     # What the runner noticed that a TA and the student should read (an output capped, a cell timed out):
     # one plain sentence each, stored with the job and shown in `graders status` and feedback.
     notes: list[str] = field(default_factory=list)

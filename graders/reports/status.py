@@ -50,4 +50,4 @@ def _job_row(job: Job) -> tuple[str, ...]:
     where = f"{last.runner or '-'} / {last.device or '-'}" if last else "-"
     return (job.student, job.notebook, job.state, score, str(len(job.attempts)), where,
             num(last and last.wall_s), num(last and last.cpu_s), num(last and last.peak_memory_mb, "{:.0f}"),
-            job.reason or "", "; ".join(job.notes or []))
+            (last and last.memory_mechanism) or "-", job.reason or "", "; ".join(job.notes or []))

@@ -17,17 +17,13 @@ import sys
 import tempfile
 import time
 
-import psutil
-
 from graders.contract import CellRun, CellStatus, Execution, Limits
-from graders.sandbox import wire
+from graders.sandbox import memory, wire
 from graders.sandbox.backends import Sandbox
-from graders.sandbox.cgroup import MemoryCgroup
 
 DEFAULT_PRELOAD = ("numpy", "torch", "matplotlib.pyplot")
 START_TIMEOUT_S = 120.0
 MAX_PROBES_PER_CELL = 10_000
-CGROUP_SLACK = 256 << 20  # copy-on-write copies of the zygote's pages and page cache, beyond memory_mb
 
 
 class KernelStartError(RuntimeError):
@@ -42,7 +38,7 @@ class WarmKernel:
         self.sandbox, self.slot, self.gpu, self.preload = sandbox, slot, gpu, preload
         self._proc: subprocess.Popen | None = None
         self._control: socket.socket | None = None
-        self._cgroup: MemoryCgroup | None = None
+        self._memory: memory.MemoryLimit | None = None
         self._stderr = tempfile.TemporaryFile()
 
     def start(self) -> None:
@@ -51,7 +47,7 @@ class WarmKernel:
         argv = [sys.executable, "-m", "graders.sandbox.kernel", "--control-fd", str(theirs.fileno()),
                 "--preload", ",".join(self.preload)]
         self._proc = subprocess.Popen(
-            self.sandbox.command(argv, self.slot, self.gpu), pass_fds=[theirs.fileno()],
+            memory.sandbox_command(self.sandbox.command(argv, self.slot, self.gpu)), pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr,
             env=self.sandbox.environment(self.gpu), start_new_session=True)
         theirs.close()
@@ -62,12 +58,7 @@ class WarmKernel:
             self.close()
             raise KernelStartError(f"sandboxed kernel did not start ({type(exc).__name__}): "
                                    f"{self.stderr_tail()}") from None
-        self._cgroup = MemoryCgroup.create(f"graders-{os.getpid()}-{self.slot}-{self._proc.pid}")
-        if self._cgroup is not None:
-            sandbox = [self._proc.pid] + [p.pid for p in psutil.Process(self._proc.pid).children(recursive=True)]
-            self._cgroup.adopt(sandbox)
-            for pid in sandbox:  # the OOM killer must pick the submission, never the zygote it forks from
-                _write_quietly(f"/proc/{pid}/oom_score_adj", "-1000")
+        self._memory = memory.attach(f"graders-{os.getpid()}-{self.slot}-{self._proc.pid}", self._proc.pid)
 
     def close(self) -> None:
         """Kill the zygote and everything in its sandbox."""
@@ -78,9 +69,9 @@ class WarmKernel:
                 pass
             self._proc.wait()
             self._proc = None
-        if self._cgroup is not None:
-            self._cgroup.remove()
-            self._cgroup = None
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
         if self._control is not None:
             self._control.close()
             self._control = None
@@ -99,11 +90,8 @@ class WarmKernel:
         started = time.monotonic()
         deadline = started + limits.wall_s
         execution = Execution(cells={index: CellRun() for index, _ in cells}, sandbox=self.sandbox.name)
-        cgroup = self._cgroup
-        if cgroup is not None:
-            cgroup.limit((limits.memory_mb << 20) + CGROUP_SLACK)
-            cgroup.reset_peak()
-            oom_kills = cgroup.oom_kills()
+        limit = self._memory
+        limit.begin(memory.limit_bytes(limits))
         wire.send(self._control, {"op": "run", "limits": limits.for_kernel()})
         _, fds, _, _ = socket.recv_fds(self._control, 16, 1)
         with socket.socket(fileno=fds[0]) as job:
@@ -111,10 +99,11 @@ class WarmKernel:
         runaway = execution.reason == "timeout" or (execution.reason or "").startswith("protocol")
         if not runaway:
             self._collect_exit(execution, deadline)
-        if cgroup is not None:
-            execution.maxrss_kb = max(execution.maxrss_kb or 0, cgroup.peak_bytes() >> 10)
-            if cgroup.oom_kills() > oom_kills and execution.reason != "timeout":
-                execution.reason = "memory limit (processes killed: out of memory)"
+        used = limit.end()
+        execution.memory_mechanism = limit.mechanism
+        execution.maxrss_kb = max(execution.maxrss_kb or 0, used.peak_bytes >> 10)
+        if used.exceeded and execution.reason != "timeout":
+            execution.reason = memory.out_of_memory(limit.mechanism)
         if runaway:
             self.close()  # whatever is still running dies with the sandbox
         execution.wall_s = time.monotonic() - started
@@ -182,14 +171,6 @@ class WarmKernel:
                 str(out.get("ename", "")).endswith("MemoryError")
                 for cell in execution.cells.values() for out in cell.outputs):
             execution.reason = "memory limit (MemoryError)"
-
-
-def _write_quietly(path: str, text: str) -> None:
-    try:
-        with open(path, "w") as f:
-            f.write(text)
-    except OSError:
-        pass
 
 
 def describe_exit(code: int) -> str:
