@@ -78,10 +78,12 @@ def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--stud
 
     c = _course(course)
     sandbox = _sandbox_name(unsafe_no_sandbox)
-    if sandbox != "none":
-        from graders.sandbox.backends import get_sandbox
+    if scheduler is None:  # the runners are this machine: what it enforces, or why it cannot grade (one line)
+        from graders.doctor import diagnose, summary
+        from graders.sandbox.preflight import require
 
-        get_sandbox(sandbox)  # fail now, with its one-line reason, rather than in every job
+        require(sandbox)
+        console.print(summary(diagnose(c, sandbox, full=False)), markup=False, highlight=False, soft_wrap=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         task = progress.add_task(f"grading {hw}", total=None)
@@ -162,11 +164,30 @@ def status(hw: Optional[str] = typer.Argument(None), course: Optional[Path] = Co
         table = Table(title=f"{run.assignment}: run {run.run_id} ({run.state}, {run.sandbox}, "
                             f"started {run.started:%Y-%m-%d %H:%M})")
         for column in ("student", "notebook", "state", "score", "attempts", "runner/device", "wall s",
-                       "cpu s", "peak MiB", "reason", "notes"):
+                       "cpu s", "peak MiB (limit)", "reason", "notes"):
             table.add_column(column)
         for row in run.rows:
             table.add_row(*row)
         console.print(table)
+
+
+@app.command()
+def doctor(course: Optional[Path] = CourseOption,
+           scheduler: Optional[str] = typer.Option(None, help="tcp://host:port of a Dask scheduler to check")) -> None:
+    """What this machine enforces when grading (sandbox, network, memory, limits, GPUs, database); exit 1 if lacking."""
+    from rich.markup import escape
+
+    from graders.doctor import Status, diagnose, failed
+
+    c = _course(course)
+    findings = diagnose(c, scheduler=scheduler)
+    colors = {Status.OK: "green", Status.INFO: "yellow", Status.FAIL: "bold red"}
+    for finding in findings:
+        console.print(f"{escape(finding.name):<24} [{colors[finding.status]}]{finding.status:<4}[/] "
+                      f"{escape(finding.detail)}", highlight=False, soft_wrap=True)
+    if failed(findings):
+        err.print(f"error: this machine cannot grade {c.course_id} as configured (FAIL above)")
+        raise typer.Exit(1)
 
 
 @app.command()

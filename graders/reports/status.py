@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from graders.course import Course
 from graders.store import Store
-from graders.store.models import GradingRun, Job
+from graders.store.models import Attempt, GradingRun, Job
 
 
 @dataclass
@@ -49,5 +49,12 @@ def _job_row(job: Job) -> tuple[str, ...]:
 
     where = f"{last.runner or '-'} / {last.device or '-'}" if last else "-"
     return (job.student, job.notebook, job.state, score, str(len(job.attempts)), where,
-            num(last and last.wall_s), num(last and last.cpu_s), num(last and last.peak_memory_mb, "{:.0f}"),
-            (last and last.memory_mechanism) or "-", job.reason or "", "; ".join(job.notes or []))
+            num(last and last.wall_s), num(last and last.cpu_s), _memory(last), job.reason or "",
+            "; ".join(job.notes or []))
+
+
+def _memory(attempt: Attempt | None) -> str:
+    """Peak MiB and what held the limit, e.g. "1280 (cgroup v1)"."""
+    if attempt is None or attempt.peak_memory_mb is None:
+        return "-"
+    return f"{attempt.peak_memory_mb:.0f}" + (f" ({attempt.memory_mechanism})" if attempt.memory_mechanism else "")

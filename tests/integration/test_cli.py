@@ -1,13 +1,16 @@
 """The `graders` command as a TA meets it: one-line errors and non-zero exits on bad input."""
 
 import json
+import os
 import subprocess
 import sys
 
+from graders.sandbox import memory
 
-def graders(*args, cwd):
+
+def graders(*args, cwd, env=None):
     return subprocess.run([sys.executable, "-m", "graders", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=env)
 
 
 def test_unknown_homework_is_a_one_line_error(hw1_course):
@@ -43,8 +46,10 @@ def test_status_shows_the_latest_run(hw1_course):
 
     submit(hw1_course, "alice", "hw1_backprop", solved_notebook(hw1_course, "hw1_backprop"))
     autograde(hw1_course, "hw1_backprop", workers=1)
-    result = graders("status", "hw1_backprop", cwd=hw1_course.root)
+    wide = {**os.environ, "COLUMNS": "250"}  # one line per job
+    result = graders("status", "hw1_backprop", cwd=hw1_course.root, env=wide)
     assert result.returncode == 0 and "alice" in result.stdout and "done" in result.stdout
+    assert f"({memory.probe()[0]})" in result.stdout  # what held its memory limit
 
 
 
