@@ -358,11 +358,8 @@ def _prctl(option: int, value: int) -> None:
 def _enter_namespaces() -> None:
     uid, gid = os.getuid(), os.getgid()
     _prctl(PR_SET_DUMPABLE, 1)  # else /proc/self/uid_map belongs to root and cannot be written
-    try:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("0")  # the zygote is shielded from the OOM killer; its submissions are not
-    except PermissionError:  # an ordinary user with a raised floor (systemd user services: 100): no shield to undo
-        pass
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write("0")  # the zygote is shielded from the OOM killer; its submissions are not
     if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC) != 0:
         raise OSError(ctypes.get_errno(), "unshare failed")
     with open("/proc/self/setgroups", "w") as f:
