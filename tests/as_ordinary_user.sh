@@ -1,6 +1,7 @@
 #!/bin/sh
-# The security suite (isolation, limits, tampering) as an ordinary user: a TA without root, whose
-# sandboxes are bubblewrap in user namespaces and whose memory limit is whatever the host gives a user.
+# The security suite (isolation, limits, tampering) and the memory-limit unit tests as an ordinary
+# user: a TA without root, whose sandboxes are bubblewrap in user namespaces and whose memory limit
+# is whatever the host gives a user.
 #
 # As root (CI, `make test`): creates the system user graders-ta if missing, makes a Python it can run
 # (the project's packages and commands on the system python3: graders.hub.userenv) and runs pytest
@@ -9,8 +10,9 @@
 # (the virtualenv copied with hard links), removed afterwards. As an ordinary user: runs the suite as is.
 set -eu
 cd "$(dirname "$0")/.."
+SUITE="tests/security tests/unit/test_memory_limits.py"
 if [ "$(id -u)" != 0 ]; then
-    exec .venv/bin/python -m pytest -p no:cacheprovider tests/security "$@"
+    exec .venv/bin/python -m pytest -p no:cacheprovider $SUITE "$@"
 fi
 user="${GRADERS_TEST_USER:-graders-ta}"
 id -u "$user" >/dev/null 2>&1 ||
@@ -32,6 +34,6 @@ python="$(.venv/bin/python -m graders.hub.userenv "$repo/.venv")"
 status=0
 # PATH: nbgrader runs `alembic`, which must be the one on that python.
 (cd "$repo" && runuser -u "$user" -- env PATH="$(dirname "$python"):/usr/local/bin:/usr/bin:/bin" \
-    "$python" -m pytest -p no:cacheprovider tests/security "$@") || status=$?
+    "$python" -m pytest -p no:cacheprovider $SUITE "$@") || status=$?
 [ -z "$copy" ] || rm -rf "$copy"
 exit "$status"

@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,13 +87,51 @@ def _move(pid: int, group: Path) -> None:
         pass
 
 
-class MemoryCgroup:
-    """A cgroup v1 memory cgroup created by this process, removed by `remove`."""
+class _Cgroup(ABC):
+    """A cgroup created by this process around one warm kernel's sandbox, removed by `remove`."""
 
-    version = "v1"
+    version: str
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def adopt(self, pids: list[int]) -> None:
+        """Move processes in; everything they fork afterwards stays in."""
+        for pid in pids:
+            _move(pid, self.path)
+
+    def pids(self) -> list[int]:
+        return [int(pid) for pid in _read(self.path / "cgroup.procs").split()]
+
+    def remove(self) -> None:
+        _remove(self.path)
+
+    @abstractmethod
+    def limit(self, limit_bytes: int) -> None:
+        """Set the memory limit of everything inside."""
+
+    @abstractmethod
+    def oom_kills(self) -> int:
+        """How many processes the OOM killer ended in here (0 once it is gone)."""
+
+    @abstractmethod
+    def usage_bytes(self) -> int:
+        """The memory used inside: the peak since `reset_peak` where the kernel keeps one, else now."""
+
+    def reset_peak(self) -> None:
+        pass
+
+    def _counter(self, file: str, name: str) -> int:
+        for line in _read(self.path / file).splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+        return 0
+
+
+class MemoryCgroup(_Cgroup):
+    """A cgroup v1 memory cgroup under the grader's own."""
+
+    version = "v1"
 
     @classmethod
     def create(cls, name: str) -> MemoryCgroup | None:
@@ -108,41 +147,24 @@ class MemoryCgroup:
             return None
         return cls(path)
 
-    def adopt(self, pids: list[int]) -> None:
-        """Move processes in; everything they fork afterwards stays in."""
-        for pid in pids:
-            _move(pid, self.path)
-
     def limit(self, limit_bytes: int) -> None:
         (self.path / "memory.limit_in_bytes").write_text(str(limit_bytes))
 
     def oom_kills(self) -> int:
-        """How many processes the OOM killer ended in this cgroup (0 once it is gone)."""
-        lines = _read(self.path / "memory.oom_control").splitlines()
-        return next((int(line.split()[1]) for line in lines if line.startswith("oom_kill ")), 0)
+        return self._counter("memory.oom_control", "oom_kill")
 
     def usage_bytes(self) -> int:
-        """The highest usage since `reset_peak`."""
         text = _read(self.path / "memory.max_usage_in_bytes")
         return int(text) if text else 0
 
     def reset_peak(self) -> None:
         (self.path / "memory.max_usage_in_bytes").write_text("0")
 
-    def pids(self) -> list[int]:
-        return [int(pid) for pid in _read(self.path / "cgroup.procs").split()]
 
-    def remove(self) -> None:
-        _remove(self.path)
-
-
-class UnifiedCgroup:
-    """A cgroup v2 leaf with the memory controller, created by this process, removed by `remove`."""
+class UnifiedCgroup(_Cgroup):
+    """A cgroup v2 leaf with the memory controller, in a delegated subtree."""
 
     version = "v2"
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
 
     @classmethod
     def create(cls, home: Path, name: str) -> UnifiedCgroup | None:
@@ -158,32 +180,16 @@ class UnifiedCgroup:
             return None
         return cls(path)
 
-    def adopt(self, pids: list[int]) -> None:
-        for pid in pids:
-            _move(pid, self.path)
-
     def limit(self, limit_bytes: int) -> None:
         (self.path / "memory.max").write_text(str(limit_bytes))
 
     def oom_kills(self) -> int:
-        for line in _read(self.path / "memory.events").splitlines():
-            if line.startswith("oom_kill "):
-                return int(line.split()[1])
-        return 0
+        return self._counter("memory.events", "oom_kill")
 
     def usage_bytes(self) -> int:
         """The current usage (v2's peak cannot be reset per submission before Linux 6.12)."""
         text = _read(self.path / "memory.current")
         return int(text) if text else 0
-
-    def reset_peak(self) -> None:
-        pass
-
-    def pids(self) -> list[int]:
-        return [int(pid) for pid in _read(self.path / "cgroup.procs").split()]
-
-    def remove(self) -> None:
-        _remove(self.path)
 
 
 def _enable_memory(home: Path, leaf: Path) -> None:
