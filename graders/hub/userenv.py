@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,8 @@ def _copy_scripts(source: Path, target: Path) -> None:
             if f.read(2) != b"#!":
                 continue
             head, _, body = (b"#!" + f.read()).partition(b"\n")
-        if head.decode(errors="replace").startswith(f"#!{source}/python"):
+        # the venv's python, wherever the venv was made (a copy keeps the original's path)
+        if re.fullmatch(r"#!\S*/bin/python[0-9.]*", head.decode(errors="replace").strip()):
             _replace(target / script.name, f"#!{target / 'python3'}\n" + body.decode(), mode=0o755)
 
 
