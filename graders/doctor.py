@@ -179,7 +179,7 @@ def _scheduler(address: str) -> tuple[Finding, int]:
     try:
         with Client(address, timeout=f"{CONNECT_TIMEOUT_S}s") as client:
             workers = list(client.scheduler_info(n_workers=-1)["workers"].values())
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # unreachable, or not a scheduler address
         return Finding("scheduler", Status.FAIL, f"{address} does not answer: {exc}"), 0
     gpu_workers = sum(1 for w in workers if w.get("resources", {}).get("GPU", 0) > 0)
     return Finding("scheduler", Status.OK if workers else Status.FAIL,

@@ -288,15 +288,26 @@ def scope_command() -> list[str]:
     return list(_scope_prefix())
 
 
+USER_MANAGER_ENV = ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")  # how systemd-run --user finds its manager
+
+
 @functools.cache
 def _scope_prefix() -> tuple[str, ...]:
     systemd_run = shutil.which("systemd-run")
     if systemd_run is None or not Path("/run/systemd/system").is_dir() or v2_mount() is None:
         return ()
-    prefix = (systemd_run, *(() if os.geteuid() == 0 else ("--user",)),
-              "--scope", "--quiet", "--collect", "-p", "Delegate=yes", "--")
+    if os.geteuid() == 0:
+        prefix: tuple[str, ...] = (systemd_run,)
+    elif "XDG_RUNTIME_DIR" in os.environ:
+        # A kernel starts with the sandbox's clean environment: the user manager's address goes on the line
+        # (bwrap clears it again for what runs inside).
+        prefix = ("env", *(f"{k}={os.environ[k]}" for k in USER_MANAGER_ENV if k in os.environ), systemd_run, "--user")
+    else:
+        return ()
+    prefix += ("--scope", "--quiet", "--collect", "-p", "Delegate=yes", "--")
     try:
-        probe = subprocess.run([*prefix, "cat", "/proc/self/cgroup"], capture_output=True, text=True, timeout=15, check=False)
+        probe = subprocess.run([*prefix, "cat", "/proc/self/cgroup"], capture_output=True, text=True, timeout=15,
+                               env={"PATH": "/usr/bin:/bin"}, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ()
     unified = parse_proc_cgroup(probe.stdout).unified

@@ -56,13 +56,26 @@ def test_a_homework_that_requires_a_gpu_fails_the_doctor_on_a_machine_without_on
             "error: this machine cannot grade dlcourse as configured (FAIL above)"]
 
 
-def test_an_unreachable_database_fails_without_showing_its_password(hw1_course):
+def test_an_unreachable_database_and_scheduler_fail_and_the_password_is_never_shown(hw1_course):
     url = "postgresql+psycopg://tom:s3cret-pw@127.0.0.1:9/gradebook"  # port 9 (discard): nothing listens
-    result = graders("doctor", cwd=hw1_course.root, env={**os.environ, "GRADERS_DB_URL": url})
+    result = graders("doctor", "--scheduler", "tcp://127.0.0.1:9", cwd=hw1_course.root,
+                     env={**os.environ, "GRADERS_DB_URL": url})
     assert result.returncode == 1
-    status, detail = _findings(result.stdout)["database"]
+    found = _findings(result.stdout)
+    status, detail = found["database"]
     assert status == "FAIL" and detail.startswith("postgresql+psycopg://tom:***@127.0.0.1:9/gradebook does not answer")
     assert "s3cret-pw" not in result.stdout + result.stderr
+    status, detail = found["scheduler"]
+    assert status == "FAIL" and detail.startswith("tcp://127.0.0.1:9 does not answer")
+
+
+def test_without_bubblewrap_the_doctor_fails_and_says_how_to_install_it(hw1_course):
+    no_bwrap = {**os.environ, "PATH": os.path.dirname(sys.executable)}  # bwrap lives in /usr/bin
+    result = graders("doctor", cwd=hw1_course.root, env=no_bwrap)
+    assert result.returncode == 1
+    assert _findings(result.stdout)["sandbox"] == (
+        "FAIL", "bubblewrap is not installed (apt-get install bubblewrap); "
+                "pass --unsafe-no-sandbox to grade without isolation")
 
 
 def test_autograde_starts_with_the_doctors_one_line_summary(hw1_course):
@@ -72,3 +85,13 @@ def test_autograde_starts_with_the_doctors_one_line_summary(hw1_course):
     first = result.stdout.splitlines()[0]
     assert first.startswith("doctor: bubblewrap ") and f"memory limit: {memory.probe()[0]}" in first
     assert "user namespaces ok, network isolated" in first and "FAILED" not in first
+
+
+def test_a_reachable_scheduler_is_reported_with_its_workers(hw1_course):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        result = graders("doctor", "--scheduler", cluster.scheduler_address, cwd=hw1_course.root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _findings(result.stdout)["scheduler"] == ("ok", f"{cluster.scheduler_address}: 1 workers, 0 with a GPU")
