@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gid", type=int)
     parser.add_argument("--isolate", action="store_true")
     parser.add_argument("--scratch", default=kernel.SCRATCH)
-    args = parser.parse_args(argv)
+    args, _ = parser.parse_known_args(argv)  # the kernel's other arguments, which a sandbox may add
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG, as in the kernel
     kernel._set_scratch(args.scratch)
     report: dict = {"failed": None, "isolated": args.isolate}
