@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-packages demo test bench hub clean
+.PHONY: install system-packages demo test test-unprivileged bench hub clean
 
 install: system-packages $(STAMP)
 
@@ -28,8 +28,15 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/graders demo
 
+# As root, the security suite runs a second time as an ordinary user (test-unprivileged).
 test: install
 	$(BIN)/pytest
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory test-unprivileged; fi
+
+# The security suite as an ordinary user (bubblewrap in user namespaces, the host's memory limit for a
+# user): as root, through runuser and the user graders-ta (created if missing); see tests/as_ordinary_user.sh.
+test-unprivileged: install
+	sh tests/as_ordinary_user.sh
 
 bench: install
 	$(BIN)/graders bench

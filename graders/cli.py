@@ -128,10 +128,12 @@ def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--stud
     c = _course(course)
     runners = runners_for(c.config, cluster, workers=workers, scheduler=scheduler)
     sandbox = _sandbox_name(unsafe_no_sandbox)
-    if sandbox != "none":
-        from graders.sandbox.backends import get_sandbox
+    if runners.kind == "local":  # the runners are this machine: what it enforces, or why it cannot grade (one line)
+        from graders.doctor import diagnose, summary
+        from graders.sandbox.preflight import require
 
-        get_sandbox(sandbox)  # fail now, with its one-line reason, rather than in every job
+        require(sandbox)
+        console.print(summary(diagnose(c, sandbox, full=False)), markup=False, highlight=False, soft_wrap=True)
     with GradingProgress(f"grading {hw}") as progress, closing(Dispatcher(runners=runners)) as dispatcher:
         outcomes = run_autograde(
             c, hw, students=student or None, dispatcher=dispatcher, sandbox=sandbox,
@@ -221,6 +223,25 @@ def status(hw: Optional[str] = typer.Argument(None), course: Optional[Path] = Co
         for row in run.rows:
             table.add_row(*view.table_cells(row))
         out.print(table)
+
+
+@app.command()
+def doctor(course: Optional[Path] = CourseOption,
+           scheduler: Optional[str] = typer.Option(None, help="tcp://host:port of a Dask scheduler to check")) -> None:
+    """What this machine enforces when grading (sandbox, network, memory, limits, GPUs, database); exit 1 if lacking."""
+    from rich.markup import escape
+
+    from graders.doctor import Status, diagnose, failed
+
+    c = _course(course)
+    findings = diagnose(c, scheduler=scheduler)
+    colors = {Status.OK: "green", Status.INFO: "yellow", Status.FAIL: "bold red"}
+    for finding in findings:
+        console.print(f"{escape(finding.name):<24} [{colors[finding.status]}]{finding.status:<4}[/] "
+                      f"{escape(finding.detail)}", highlight=False, soft_wrap=True)
+    if failed(findings):
+        err.print(f"error: this machine cannot grade {c.course_id} as configured (FAIL above)")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -58,6 +58,14 @@ class GradingJob:
     labels: dict[int, str] = field(default_factory=dict)  # index -> grade id, to name cells in notes
 
 
+class MemoryMechanism(StrEnum):
+    """What held a submission's processes together under one memory limit (graders.sandbox.memory)."""
+
+    CGROUP_V2 = "cgroup v2"
+    CGROUP_V1 = "cgroup v1"
+    WATCHDOG = "watchdog"
+
+
 class CellStatus(StrEnum):
     """How one code cell of a submission ran."""
 
@@ -95,6 +103,7 @@ class Execution:
     maxrss_kb: int | None = None
     device: str = "cpu"
     sandbox: str = "none"
+    memory_mechanism: MemoryMechanism | None = None  # what enforced memory_mb for all its processes together
     # What the runner noticed that a TA and the student should read (an output capped, a cell timed out):
     # one plain sentence each, stored with the job and shown in `graders status` and feedback.
     notes: list[str] = field(default_factory=list)

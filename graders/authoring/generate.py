@@ -29,6 +29,7 @@ from graders.course import Course, CourseError
 from graders.dispatch import worker
 from graders.grading import files, submission
 from graders.grading.prepare import Prepared
+from graders.sandbox import preflight
 
 
 @dataclass
@@ -105,6 +106,7 @@ def _same(a: Path, b: Path) -> bool:
 
 def make_keys(course: Course, hw: str, sandbox: str = "bubblewrap") -> dict[str, int]:
     """Run each instructor notebook and store its probes as the answer key of `hw`."""
+    preflight.require(sandbox)
     homework = course.homework(hw)
     homework_files = files.homework_files(course, homework)
     counts = {}

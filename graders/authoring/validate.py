@@ -34,6 +34,7 @@ class Case:
     cell_scores: dict[str, float] = field(default_factory=dict)
     ok: bool = False
     detail: str = ""
+    device: str = ""  # where it ran, as the kernel reported it ("cpu", "cuda: <GPU name>")
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,15 @@ def mutate(notebook: NotebookNode, mutant: Mutant) -> NotebookNode:
 def validate(course: Course, hw: str, *, sandbox: str = "bubblewrap", workers: int | None = None) -> list[Case]:
     """Generate `hw`, then grade its solution, blank release and mutants; one Case each."""
     generate(course, hw, sandbox=sandbox)
+    return grade_cases(course, hw, sandbox=sandbox, workers=workers)
+
+
+def grade_cases(course: Course, hw: str, *, sandbox: str = "bubblewrap", workers: int | None = None,
+                max_mutants: int | None = None) -> list[Case]:
+    """Grade the solution, blank release and the first `max_mutants` mutants (default: all) of `hw` on its keys."""
     homework = course.homework(hw)
     homework_files = files.homework_files(course, homework)
-    mutants = load_mutants(course, hw)
+    mutants = load_mutants(course, hw)[:max_mutants]
     cases, jobs, plans = [], [], {}
     for notebook in course.notebooks(hw):
         instructor = instructor_notebook(course, hw, notebook)
@@ -101,6 +108,7 @@ def _check(case: Case, prepared, key: NotebookKey, loses: tuple[str, ...], attem
     if attempt.execution is None:
         case.detail = f"not graded: {attempt.error}"
         return
+    case.device = attempt.execution.device
     verdicts = [v for v in submission.judge(prepared.notebook, key, attempt.execution) if v.kind != "manual"]
     case.cell_scores = {v.grade_id: v.score or 0.0 for v in verdicts}
     case.score = round(sum(case.cell_scores.values()), 6)

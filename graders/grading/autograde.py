@@ -28,6 +28,7 @@ from graders.grading.deadlines import apply_penalties, submission_time, timestam
 from graders.grading.disclosure import hidden_tests_marker
 from graders.grading.prepare import BadSubmission, Prepared, prepare, read_submission
 from graders.grading.verdict import CellVerdict
+from graders.sandbox import preflight
 from graders.states import FINAL_JOB_STATES, AttemptState, JobState, OutcomeState, RunState
 from graders.store import Store
 from graders.store.gradebook import record_grades
@@ -84,6 +85,8 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
     otherwise the run opens its own from `workers` and `scheduler`.
     """
     course.check_assignment(hw)
+    if (dispatcher.scheduler if dispatcher else scheduler) is None:
+        preflight.require(sandbox)  # this machine runs the kernels: stop now (one line) if it cannot sandbox them
     homework = course.homework(hw)
     keys = load_keys(course, hw)
     students = _check_students(course, hw, students)
@@ -237,7 +240,8 @@ def _record_attempt(run: _Run, planned: _Planned, attempt: AttemptResult) -> Out
         state = JobState.FAILED if execution.failed else JobState.DONE
         session.add(Attempt(
             job_id=planned.job_id, number=attempt.number, state=AttemptState(state), runner=attempt.runner,
-            device=execution.device, sandbox=execution.sandbox, wall_s=execution.wall_s, cpu_s=execution.cpu_s,
+            device=execution.device, sandbox=execution.sandbox, memory_mechanism=execution.memory_mechanism,
+            wall_s=execution.wall_s, cpu_s=execution.cpu_s,
             peak_memory_mb=execution.maxrss_kb / 1024 if execution.maxrss_kb else None,
             exit_code=execution.exit_code, reason=execution.reason, log_tail=_log_tail(execution),
             started_at=now - timedelta(seconds=execution.wall_s), finished_at=now))

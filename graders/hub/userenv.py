@@ -4,14 +4,17 @@ The project's virtualenv may sit on an interpreter that only root can reach
 (pyenv under /root), while single-user servers run as each student. This makes
 `<venv>/hub/`, a venv on the system's python3 of the same minor version whose
 site-packages load the project venv's (`site.addsitedir`, so the editable
-`graders` install works too); share/ and etc/ point at the project venv's, so
-Jupyter finds nbgrader's extensions there. Nothing is copied or installed.
+`graders` install works too), with the project venv's console scripts
+(`graders`, `alembic` that nbgrader runs, `jupyter`...) on that python; share/
+and etc/ point at the project venv's, so Jupyter finds nbgrader's extensions
+there. Nothing is installed: an ordinary user (a TA) runs `<venv>/hub/bin/graders`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,16 +35,39 @@ def make(venv: Path, python: str = SYSTEM_PYTHON) -> Path:
     site_packages = hub / "lib" / version / "site-packages"
     (hub / "bin").mkdir(parents=True, exist_ok=True)
     site_packages.mkdir(parents=True, exist_ok=True)
-    (hub / "pyvenv.cfg").write_text(f"home = {Path(python).parent}\ninclude-system-site-packages = false\n"
-                                    f"version = {theirs[1]}\n")
+    _replace(hub / "pyvenv.cfg", f"home = {Path(python).parent}\ninclude-system-site-packages = false\n"
+                                 f"version = {theirs[1]}\n")
     for name, target in (("bin/python3", python), ("share", "../share"), ("etc", "../etc")):
         link = hub / name
         if link.is_symlink() or link.exists():
             link.unlink()
         os.symlink(target, link)
     project = venv / "lib" / version / "site-packages"
-    (site_packages / "graders_project_venv.pth").write_text(f"import site; site.addsitedir({str(project)!r})\n")
+    _replace(site_packages / "graders_project_venv.pth", f"import site; site.addsitedir({str(project)!r})\n")
+    _copy_scripts(venv / "bin", hub / "bin")
     return hub / "bin" / "python3"
+
+
+def _copy_scripts(source: Path, target: Path) -> None:
+    """The venv's console scripts (graders, alembic, which nbgrader runs, jupyter...) on the hub's python3."""
+    for script in sorted(source.iterdir()):
+        if not script.is_file() or script.is_symlink():
+            continue
+        with script.open("rb") as f:
+            if f.read(2) != b"#!":
+                continue
+            head, _, body = (b"#!" + f.read()).partition(b"\n")
+        # the venv's python, wherever the venv was made (a copy keeps the original's path)
+        if re.fullmatch(r"#!\S*/bin/python[0-9.]*", head.decode(errors="replace").strip()):
+            _replace(target / script.name, f"#!{target / 'python3'}\n" + body.decode(), mode=0o755)
+
+
+def _replace(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write `path` as a new file: a venv copied with hard links (cp -al) keeps the original's intact."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.chmod(mode)
+    os.replace(partial, path)
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ class JobRow:
     wall_s: float | None
     cpu_s: float | None
     peak_memory_mb: float | None
+    memory_mechanism: str | None  # what held the memory limit (cgroup v2, cgroup v1, watchdog)
     reason: str | None
     notes: list[str]
 
@@ -74,7 +75,7 @@ def job_row(job: Job) -> JobRow:
     last = job.attempts[-1] if job.attempts else None
     return JobRow(job.student, job.notebook, str(job.state), job.score, job.max_score, len(job.attempts),
                   last and last.runner, last and last.device, last and last.wall_s, last and last.cpu_s,
-                  last and last.peak_memory_mb, job.reason, list(job.notes or []))
+                  last and last.peak_memory_mb, last and last.memory_mechanism, job.reason, list(job.notes or []))
 
 
 def table_cells(row: JobRow) -> list[str]:
@@ -85,11 +86,11 @@ def table_cells(row: JobRow) -> list[str]:
     score = f"{row.score:g}/{row.max_score:g}" if row.score is not None and row.max_score else "-"
     where = f"{row.runner or '-'} / {row.device or '-'}" if row.attempts else "-"
     return [row.student, row.notebook, row.state, score, str(row.attempts), where, num(row.wall_s),
-            num(row.cpu_s), num(row.peak_memory_mb, "{:.0f}"), row.reason or "", "; ".join(row.notes)]
+            num(row.cpu_s), _memory(row), row.reason or "", "; ".join(row.notes)]
 
 
 TABLE_HEADERS = ("student", "notebook", "state", "score", "attempts", "runner/device", "wall s", "cpu s",
-                 "peak MiB", "reason", "notes")
+                 "peak MiB (limit)", "reason", "notes")
 
 
 def to_csv(runs: list[RunView]) -> str:
@@ -111,3 +112,10 @@ def to_json(runs: list[RunView]) -> str:
     return json.dumps([{"run_id": run.run_id, "assignment": run.assignment, "state": run.state,
                         "sandbox": run.sandbox, "started": run.started.isoformat(),
                         "jobs": [asdict(row) for row in run.rows]} for run in runs], indent=1)
+
+
+def _memory(row: JobRow) -> str:
+    """Peak MiB and what held the limit, e.g. "1280 (cgroup v1)"."""
+    if row.peak_memory_mb is None:
+        return "-"
+    return f"{row.peak_memory_mb:.0f}" + (f" ({row.memory_mechanism})" if row.memory_mechanism else "")

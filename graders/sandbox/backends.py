@@ -31,6 +31,7 @@ FILES = "/graders-files"  # inside the sandbox: the runner's file store (graders
 SLOT_UID_BASE = 60000  # worker slot k runs as uid 60000 + k when the grader is root
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime",
              "passwd", "group", "nsswitch.conf", "mime.types")
+SITE_DIR_NAMES = ("site-packages", "dist-packages")  # never the course or the current folder, also on sys.path
 
 
 class SandboxUnavailable(UserError, RuntimeError):
@@ -109,9 +110,15 @@ class BubblewrapSandbox(Sandbox):
         # /tmp first: a course cloned under /tmp binds its virtualenv there; then it is made read-only,
         # so that no two submissions of one kernel can pass files through it.
         args += ["--perms", "1777", "--tmpfs", "/tmp"]
-        args += _system_view() + _python_view() + (_gpu_view() if gpu else [])
-        args += ["--remount-ro", "/tmp", "--proc", "/proc", "--dev", "/dev", "--ro-bind", files, FILES,
-                 "--perms", "1777", "--tmpfs", SCRATCH, "--chdir", SCRATCH, "--clearenv"]
+        args += _system_view() + _python_view()
+        # GPU device nodes after --dev, which mounts a fresh /dev over whatever was bound there before.
+        args += ["--remount-ro", "/tmp", "--proc", "/proc", "--dev", "/dev",
+                 "--ro-bind", files, FILES] + (_gpu_view() if gpu else [])
+        # The root and /dev are bwrap's own tmpfs: as an ordinary user the kernel owns them, and what it
+        # wrote there would outlive a submission. Read-only (device nodes stay usable; each submission
+        # gets its own /dev/shm and /scratch).
+        args += ["--remount-ro", "/dev", "--perms", "1777", "--tmpfs", SCRATCH, "--remount-ro", "/",
+                 "--chdir", SCRATCH, "--clearenv"]
         for key, value in self.environment(gpu).items():
             args += ["--setenv", key, value]
         argv = list(kernel_argv) + ["--isolate", "--scratch", SCRATCH, "--files", FILES]
@@ -146,9 +153,14 @@ def _system_view() -> list[str]:
 
 
 def _python_view() -> list[str]:
-    """Read-only binds of the interpreter, the virtualenv and the graders package, nothing else."""
+    """Read-only binds of the interpreter, the virtualenv and the graders package, nothing else.
+
+    Site folders on sys.path count too: an environment for ordinary users (graders.hub.userenv)
+    runs the system python and loads the project virtualenv's site-packages from elsewhere.
+    """
     package = Path(graders.__file__).resolve().parent
-    wanted = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package]
+    site_dirs = [Path(p).resolve() for p in sys.path if Path(p).name in SITE_DIR_NAMES and Path(p).is_dir()]
+    wanted = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package, *site_dirs]
     roots: list[Path] = []
     for path in sorted(wanted, key=lambda p: len(p.parts)):
         if not any(path.is_relative_to(root) for root in roots + [Path("/usr")]):

@@ -21,12 +21,9 @@ import time
 from dataclasses import asdict
 from typing import Mapping
 
-import psutil
-
 from graders.contract import CellRun, Execution, JobFile, Limits
-from graders.sandbox import wire
+from graders.sandbox import memory, wire
 from graders.sandbox.backends import Sandbox
-from graders.sandbox.cgroup import MemoryCgroup
 from graders.sandbox.filestore import FileStore
 from graders.sandbox.record import RunRecord
 
@@ -34,7 +31,6 @@ DEFAULT_PRELOAD = ("numpy", "torch", "matplotlib.pyplot")
 START_TIMEOUT_S = 120.0
 INTERRUPT_GRACE_S = 5.0  # past a cell's limit, how long its interrupt may take before the grader kills its fork
 MAX_PROBES_PER_CELL = 10_000
-CGROUP_SLACK = 256 << 20  # copy-on-write copies of the zygote's pages and page cache, beyond memory_mb
 
 
 class KernelStartError(RuntimeError):
@@ -49,7 +45,7 @@ class WarmKernel:
         self.sandbox, self.slot, self.gpu, self.preload = sandbox, slot, gpu, preload
         self._proc: subprocess.Popen | None = None
         self._control: socket.socket | None = None
-        self._cgroup: MemoryCgroup | None = None
+        self._memory: memory.MemoryLimit | None = None
         self._files: FileStore | None = None
         self._stderr = tempfile.TemporaryFile()
 
@@ -60,7 +56,8 @@ class WarmKernel:
                 "--preload", ",".join(self.preload)]
         self._files = self._files or FileStore()
         self._proc = subprocess.Popen(
-            self.sandbox.command(argv, self.slot, self.gpu, str(self._files.root)), pass_fds=[theirs.fileno()],
+            memory.sandbox_command(self.sandbox.command(argv, self.slot, self.gpu, str(self._files.root))),
+            pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr,
             env=self.sandbox.environment(self.gpu), start_new_session=True)
         theirs.close()
@@ -71,12 +68,7 @@ class WarmKernel:
             self.close()
             raise KernelStartError(f"sandboxed kernel did not start ({type(exc).__name__}): "
                                    f"{self.stderr_tail()}") from None
-        self._cgroup = MemoryCgroup.create(f"graders-{os.getpid()}-{self.slot}-{self._proc.pid}")
-        if self._cgroup is not None:
-            sandbox = [self._proc.pid] + [p.pid for p in psutil.Process(self._proc.pid).children(recursive=True)]
-            self._cgroup.adopt(sandbox)
-            for pid in sandbox:  # the OOM killer must pick the submission, never the zygote it forks from
-                _write_quietly(f"/proc/{pid}/oom_score_adj", "-1000")
+        self._memory = memory.attach(f"graders-{os.getpid()}-{self.slot}-{self._proc.pid}", self._proc.pid)
 
     def close(self) -> None:
         """Kill the zygote and everything in its sandbox."""
@@ -87,9 +79,9 @@ class WarmKernel:
                 pass
             self._proc.wait()
             self._proc = None
-        if self._cgroup is not None:
-            self._cgroup.remove()
-            self._cgroup = None
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
         if self._files is not None:
             self._files.close()
             self._files = None
@@ -122,11 +114,8 @@ class WarmKernel:
         record = RunRecord(list(cells), limits, files, labels or {}, started + limits.wall_s,
                            Execution(cells={index: CellRun() for index, _ in cells}, sandbox=self.sandbox.name))
         execution = record.execution
-        cgroup = self._cgroup
-        if cgroup is not None:
-            cgroup.limit((limits.memory_mb << 20) + CGROUP_SLACK)
-            cgroup.reset_peak()
-            oom_kills = cgroup.oom_kills()
+        limit = self._memory
+        limit.begin(memory.limit_bytes(limits))  # one limit for every fork of this submission
         while True:
             runaway = self._run_fork(record)
             if _sandbox_lost(execution.reason):
@@ -136,10 +125,11 @@ class WarmKernel:
                 break
             record.restart_after(runaway)
         self._files.discard(files)
-        if cgroup is not None:
-            execution.maxrss_kb = max(execution.maxrss_kb or 0, cgroup.peak_bytes() >> 10)
-            if cgroup.oom_kills() > oom_kills and execution.reason != "timeout":
-                execution.reason = "memory limit (processes killed: out of memory)"
+        used = limit.end()
+        execution.memory_mechanism = limit.mechanism
+        execution.maxrss_kb = max(execution.maxrss_kb or 0, used.peak_bytes >> 10)
+        if used.exceeded and execution.reason != "timeout":
+            execution.reason = memory.out_of_memory(limit.mechanism)
         # Subclasses count too: numpy raises _ArrayMemoryError, torch OutOfMemoryError.
         if execution.reason is None and any(
                 str(out.get("ename", "")).endswith("MemoryError")
@@ -236,14 +226,6 @@ class _Runaway(Exception):
 def _sandbox_lost(reason: str | None) -> bool:
     """Whether the sandbox must die: something may still run in it, or its frames can no longer be read."""
     return reason is not None and (reason == "timeout" or reason.startswith(("protocol", "output too large")))
-
-
-def _write_quietly(path: str, text: str) -> None:
-    try:
-        with open(path, "w") as f:
-            f.write(text)
-    except OSError:
-        pass
 
 
 def describe_exit(code: int) -> str:

@@ -74,6 +74,8 @@ class Attempt(Base):
     runner: Mapped[str | None] = mapped_column(String(256))
     device: Mapped[str | None] = mapped_column(String(256))
     sandbox: Mapped[str | None] = mapped_column(String(32))
+    # What held all its processes to memory_mb together: a MemoryMechanism (cgroup v2, cgroup v1, watchdog).
+    memory_mechanism: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     wall_s: Mapped[float | None] = mapped_column(Float)

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -11,9 +12,9 @@ import pytest
 import graders as graders_package
 
 
-def graders(*args, cwd):
+def graders(*args, cwd, env=None):
     return subprocess.run([sys.executable, "-m", "graders", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=env)
 
 
 def test_unknown_homework_is_a_one_line_error(hw1_course):
@@ -89,7 +90,6 @@ def test_version():
 
 
 def test_autograde_refuses_without_bubblewrap_unless_told_to_run_unsafe(hw1_course):
-    import os
 
     from tests.helpers import solved_notebook, submit
 

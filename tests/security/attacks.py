@@ -2,7 +2,7 @@
 
 Every attack is Python source for one notebook cell, run inside the real sandbox.
 Each one is bounded so that the machine stays safe even if the sandbox were
-broken: at most 4 GiB of memory, 1000 forked processes living 20 s, 200 MB of
+broken: at most 4 GiB of memory (2.4 GiB over 8 processes), 1000 forked processes living 20 s, 200 MB of
 output, a 60 s loop, a daemon that exits after 20 s, new files under unique names
 (mode "x": nothing existing is overwritten; the fixtures remove them if they ever
 appear on the host), existing platform files opened for appending with nothing
@@ -13,13 +13,15 @@ written, no signal sent to any process but the kernel itself. Every attack print
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 
 import psutil
 
-SANDBOX_UID_BASE = 60000  # graders.sandbox.backends.SLOT_UID_BASE: the grader is root here, kernels run as 60000 + slot
+SANDBOX_UID_BASE = 60000  # graders.sandbox.backends.SLOT_UID_BASE: as root, kernels run as 60000 + slot
 PR_SET_NAME = 15
+OWN_USER_NAMESPACE = os.readlink("/proc/self/ns/user")
 
 
 def _name_process(comm: str) -> str:
@@ -163,38 +165,37 @@ finally:
 """
 
 
-# The same amount spread over processes: 3 children of 400 MiB each, touched, held until the
-# parent has looked (4 s). A child killed by the OOM killer holds nothing, so what was held at
-# once is 400 MiB times the children that both reported their allocation and are still alive.
-MEMORY_BOMB_PROCESSES = """
+MEMORY_PROCESSES, MEMORY_PER_PROCESS_MIB, MEMORY_HOLD_S = 8, 300, 30
+
+
+def memory_bomb_processes(comm: str) -> str:
+    """8 children named `comm` that each touch 300 MiB (2.4 GiB together) and hold it for 30 s.
+
+    The parent prints `ALL-HELD-MIB 2400` once every child has its memory, and the
+    children then exit on their own: the bomb is bounded even if no limit stopped it.
+    """
+    return _name_process(comm) + f"""
 import os, numpy as np, time
-release_r, release_w = os.pipe()
+print("ATTACK-RAN memory_procs", flush=True)
 report_r, report_w = os.pipe()
-children = []
-for _ in range(3):
-    pid = os.fork()
-    if pid == 0:
+for _ in range({MEMORY_PROCESSES}):
+    if os.fork() == 0:
         try:
-            os.close(release_w)
-            a = np.ones(50 * 2**20)
-            os.write(report_w, b"%d\\n" % os.getpid())
-            os.read(release_r, 1)  # returns at the parent's release (end of file)
+            a = np.ones({MEMORY_PER_PROCESS_MIB} * 2**17)  # float64: 300 MiB, every page touched
+            os.write(report_w, b"x")
+            time.sleep({MEMORY_HOLD_S})
         finally:
             os._exit(0)
-    children.append(pid)
-os.close(release_r)
-time.sleep(4)
-alive = {pid for pid in children if os.waitpid(pid, os.WNOHANG) == (0, 0)}
-os.close(release_w)
-for pid in children:
+held, end = 0, time.monotonic() + 60
+while held < {MEMORY_PROCESSES} and time.monotonic() < end:
+    held += len(os.read(report_r, 16))
+if held == {MEMORY_PROCESSES}:
+    print("ALL-HELD-MIB", {MEMORY_PROCESSES * MEMORY_PER_PROCESS_MIB}, flush=True)
+while True:
     try:
-        os.waitpid(pid, 0)
+        os.wait()
     except ChildProcessError:
-        pass
-os.close(report_w)
-reported = {int(line) for line in os.read(report_r, 1000).split()}
-print("CHILDREN-ALLOCATED", len(reported), "HELD-AT-ONCE-MIB", 400 * len(reported & alive))
-print("ATTACK-RAN memory_procs")
+        break
 """
 
 
@@ -365,13 +366,32 @@ def _is_ours_or_orphaned(proc: psutil.Process, me: int) -> bool:
         return False
 
 
+def is_sandboxed(pid: int, uid: int) -> bool:
+    """Whether process `pid` (of real uid `uid`) is a sandboxed kernel or submission.
+
+    As root, kernels run as uids 60000 + slot. As an ordinary user they run as that user, in
+    user namespaces of their own: a process of ours in another user namespace, or one that
+    hides its namespace from us (the non-dumpable zygote), is one.
+    """
+    if os.geteuid() == 0:
+        return uid >= SANDBOX_UID_BASE
+    if uid != os.getuid():
+        return False
+    try:
+        return os.readlink(f"/proc/{pid}/ns/user") != OWN_USER_NAMESPACE
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+
+
 def sandbox_processes(since: float, descendants_of: int | None = None) -> list[dict]:
-    """Live (non-zombie) processes of the sandbox uids started after `since` and belonging to us."""
+    """Live (non-zombie) sandboxed processes (see is_sandboxed) started after `since` and belonging to us."""
     me = descendants_of if descendants_of is not None else psutil.Process().pid
     found = []
     for proc in psutil.process_iter(["pid", "uids", "create_time", "status", "cmdline", "name"]):
         info = proc.info
-        if info["uids"] is None or info["uids"].real < SANDBOX_UID_BASE:
+        if info["uids"] is None or not is_sandboxed(proc.pid, info["uids"].real):
             continue
         if info["status"] == psutil.STATUS_ZOMBIE or info["create_time"] < since - 1:
             continue

@@ -50,6 +50,7 @@ CANARIES = {
     "alice": f"CANARY-ALICE-{TOKEN}",
 }
 FORK_COMM = f"fork{TOKEN}"
+MEMORY_COMM = f"mem{TOKEN}"
 DAEMON_MARKER = f"DAEMON-{TOKEN}"
 HANG_COMM = f"hang{TOKEN}"
 STARTUP_MARKER = f"STARTUP-PWNED-{TOKEN}"
@@ -64,7 +65,7 @@ class GradedClass:
     started: float  # time.time() when grading started
     before: dict[str, str]  # attacks.tree_digest of the course before and after grading
     after: dict[str, str]
-    sandbox_processes_seen: int  # sandbox-uid processes under us while grading (the check is not blind)
+    sandbox_processes_seen: int  # sandboxed processes under us while grading (the check is not blind)
     extra: dict = field(default_factory=dict)
 
     def notebook_text(self, student: str) -> str:
@@ -225,7 +226,7 @@ def _host_ips() -> list[str]:
 def attack_class(hw1_generated: Course, tmp_path_factory: pytest.TempPathFactory):
     """Honest students and one attacker per attack, graded together (see the module docstring)."""
     course = copy_course(hw1_generated, tmp_path_factory.mktemp("security") / "course")
-    set_limits(course, timeout_s=60, cpu_s=60, memory_mb=512)
+    set_limits(course, timeout_s=60, cpu_s=60, memory_mb=1024)
     root = course.root
     (root / "source" / HW / "canary.txt").write_text(CANARIES["source"])
     (root / "keys" / HW / "canary.txt").write_text(CANARIES["keys"])
@@ -251,6 +252,8 @@ def attack_class(hw1_generated: Course, tmp_path_factory: pytest.TempPathFactory
                  str(root / "keys" / HW / f"PWNED-{TOKEN}"), str(alice_dir / f"PWNED-{TOKEN}"),
                  str(root / "release" / HW / f"PWNED-{TOKEN}"), str(REPO / f"PWNED-{TOKEN}"),
                  str(REPO / "graders" / f"PWNED-{TOKEN}"), f"/tmp/PWNED-{TOKEN}",
+                 # the sandbox's own root, /etc and /dev (bwrap's tmpfs: the kernel's own as an ordinary user)
+                 f"/PWNED-{TOKEN}", f"/etc/PWNED-{TOKEN}", f"/dev/PWNED-{TOKEN}",
                  f"/scratch/PWNED-{TOKEN}"]  # the last: the submission's own scratch folder
     existing_files = [str(alice_dir / f"{HW}.ipynb"), str(root / "keys" / HW / f"{HW}.json"),
                       str(root / "source" / HW / f"{HW}.ipynb")]
@@ -268,7 +271,7 @@ def attack_class(hw1_generated: Course, tmp_path_factory: pytest.TempPathFactory
         "atk_network": attacks.network(port, _host_ips()),
         "atk_env": attacks.ENVIRONMENT,
         "atk_memory": attacks.MEMORY_BOMB,
-        "atk_memory_procs": attacks.MEMORY_BOMB_PROCESSES,
+        "atk_memory_procs": attacks.memory_bomb_processes(MEMORY_COMM),
         "atk_fork": attacks.fork_bomb(FORK_COMM),
         "atk_exit": attacks.OS_EXIT,
         "atk_sigkill": attacks.SIGKILL_SELF,
