@@ -15,13 +15,14 @@ class RunState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     INTERRUPTED = "interrupted"  # its coordinator died; the next run takes over its unfinished jobs
+    FAILED = "failed"  # it stopped on an error (no answer keys, no GPU runner...): its unfinished jobs failed with it
 
 
 class JobState(StrEnum):
     """Grading one student's notebook in one run."""
 
-    QUEUED = "queued"
-    RUNNING = "running"
+    QUEUED = "queued"  # planned, waiting to be handed to the runners
+    RUNNING = "running"  # handed to the runners (a Dask task): waiting for a free one or executing
     DONE = "done"
     FAILED = "failed"
     INTERRUPTED = "interrupted"

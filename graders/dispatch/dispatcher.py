@@ -24,6 +24,7 @@ import dask
 from distributed import Client, Future, Nanny, Scheduler, SpecCluster, as_completed
 
 from graders.contract import Execution, GradingJob
+from graders.crash import crash_point
 from graders.dispatch.worker import run_job
 from graders.errors import UserError
 from graders.sandbox.backends import count_gpus
@@ -108,6 +109,7 @@ class Dispatcher:
         for job in jobs:
             attempts[job.key] = 1
             futures.add(self._submit(job, 1))
+        crash_point("dispatched")
         watch = _RunnerWatch(self.client)
         while not futures.is_empty():
             batch = futures.next_batch(block=False)

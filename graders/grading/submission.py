@@ -2,17 +2,24 @@
 
 - `make_job` and `extra_files`: the `GradingJob` that travels to a runner (code
   cells, files, limits; no key, no database URL).
+- `submitted_notebook` and `submitted_at`: what identifies a submitted notebook's grading
+  (unchanged content is not graded again) and when it was handed in.
 - `judge` and `autograded_notebook`: verdict from the key, and the executed
-  notebook with outputs for TAs and feedback.
+  notebook with outputs for TAs and feedback (derived output: stamped with the job
+  that made it, `autograded_job`, and made again by regrading when it is not current).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.utils import parse_utc
 
 from graders import cells
 from graders.authoring.keys import NotebookKey
@@ -23,6 +30,24 @@ from graders.grading.prepare import Prepared
 from graders.grading.verdict import CellVerdict
 
 MAX_EXTRA_FILE_BYTES = 5 * 1024 * 1024
+
+
+def submitted_notebook(folder: Path, notebook: str) -> tuple[bytes | None, str]:
+    """A submitted notebook's bytes (None when it is missing) and the SHA-256 (hex) that identifies its grading."""
+    path = folder / f"{notebook}.ipynb"
+    data = path.read_bytes() if path.is_file() else None
+    return data, hashlib.sha256(data or b"").hexdigest()
+
+
+def submitted_at(folder: Path) -> datetime | None:
+    """When a submission was handed in (naive UTC), from nbgrader's timestamp.txt; None if absent or unreadable."""
+    stamp = folder / "timestamp.txt"
+    if stamp.is_file():
+        try:
+            return parse_utc(stamp.read_text().strip())
+        except (ValueError, OverflowError):
+            return None
+    return None
 
 
 def make_job(key: str, prepared: Prepared, homework: Homework, sandbox: str,
@@ -57,8 +82,9 @@ def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution) -> lis
     return verdicts
 
 
-def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list[CellVerdict]) -> NotebookNode:
-    """The prepared notebook with the outputs it produced and its verdicts in cell metadata."""
+def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list[CellVerdict],
+                        job_id: int | None = None) -> NotebookNode:
+    """The prepared notebook with the outputs it produced, its verdicts in cell metadata, stamped with `job_id`."""
     notebook = prepared.notebook
     by_id = {v.grade_id: v for v in verdicts}
     count = 0
@@ -77,5 +103,13 @@ def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list
                 "tests": [{"name": p.name, "passed": p.passed, "weight": p.weight, "message": p.message}
                           for p in v.probes]}
     notebook.metadata["graders"] = {"reason": execution.reason, "notes": prepared.notes + execution.notes,
-                                    "device": execution.device, "sandbox": execution.sandbox}
+                                    "device": execution.device, "sandbox": execution.sandbox, "job": job_id}
     return notebook
+
+
+def autograded_job(path: Path) -> int | None:
+    """The job that wrote the autograded notebook at `path`; None when there is none (or it is unreadable)."""
+    try:
+        return json.loads(path.read_bytes())["metadata"]["graders"]["job"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
