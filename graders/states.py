@@ -54,7 +54,9 @@ class OutcomeState(StrEnum):
 
 
 class SubmissionState(StrEnum):
-    """A student's submission as the hub shows it, derived from the newest job of each of its notebooks."""
+    """A student's newest submission as the hub shows it, derived each time from the jobs that graded (or grade)
+    its notebooks' content (graders.hub.submissions): the first of grading, queued, failed, graded that any
+    notebook is in."""
 
     QUEUED = "queued"
     GRADING = "grading"

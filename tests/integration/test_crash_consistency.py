@@ -29,6 +29,7 @@ from graders.hub.service import Exchange, GradingQueue
 from graders.reports.table import grade_table
 from graders.states import FINAL_JOB_STATES
 from graders.store import Store, audit
+from tests.conftest import on_database
 from tests.helpers import records, submit
 from tests.integration.conftest import DUE, TINY, TINY_POINTS, WRONG_DOUBLE_POINTS, tiny_solved, tiny_wrong
 
@@ -111,7 +112,16 @@ def committed_before_kill(course: Course) -> set[str]:
 
 @pytest.mark.parametrize("point", POINTS)
 def test_a_class_run_killed_at_each_write_boundary_resumes_consistent(tiny_course: Course, point: str) -> None:
-    course = tiny_course
+    killed_and_resumed(tiny_course, point)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("point", ["grades_written", "committed"])
+def test_the_same_on_postgresql(tiny_course: Course, database_url: str, point: str) -> None:
+    killed_and_resumed(on_database(tiny_course, database_url), point)
+
+
+def killed_and_resumed(course: Course, point: str) -> None:
     submit(course, "alice", TINY, tiny_solved(course))
     submit(course, "bob", TINY, tiny_wrong(course), timestamp=LATE)
     submit(course, "carol", TINY, tiny_solved(course))
