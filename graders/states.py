@@ -63,3 +63,8 @@ class SubmissionState(StrEnum):
     GRADED = "graded"
     FAILED = "failed"
 
+    @property
+    def ended(self) -> bool:
+        """Whether its grading has ended (graded, or failed with a reason): its feedback is ready."""
+        return self in (SubmissionState.GRADED, SubmissionState.FAILED)
+

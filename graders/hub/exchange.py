@@ -25,7 +25,6 @@ from traitlets import Unicode, default
 from graders.states import SubmissionState
 
 TIMEOUT_S = 60
-FEEDBACK_STATES = (SubmissionState.GRADED, SubmissionState.FAILED)  # a submission whose grading has ended
 
 
 class HubExchange(Exchange):
@@ -88,7 +87,7 @@ class HubList(HubExchange, ExchangeList):
         status, hw = assignment["status"], assignment["assignment_id"]
         timestamp = status["timestamp"]
         local = self.local_dir(hw) / "feedback" / timestamp
-        ready = status["state"] in FEEDBACK_STATES
+        ready = SubmissionState(status["state"]).ended
         has_local = local.is_dir() and any(local.glob("*.html"))
         submission = {
             "course_id": assignment["course_id"], "student_id": status["student"], "assignment_id": hw,
@@ -132,7 +131,7 @@ class HubFetchFeedback(HubExchange, ExchangeFetchFeedback):
         hw = self.coursedir.assignment_id
         answer = self.call("GET", f"api/assignments/{hw}/feedback")
         status = answer["status"]
-        if status["state"] not in FEEDBACK_STATES:
+        if not SubmissionState(status["state"]).ended:
             self.fail(f"{hw} is {status['state']}: no feedback yet")
         from graders.hub.feedback import to_html
 

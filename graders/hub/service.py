@@ -263,7 +263,7 @@ class FeedbackHandler(BaseHandler):
         if status is None:
             raise web.HTTPError(404, f"no submission of {hw} by {student}")
         notebooks = self.exchange.feedback(student, hw, reveal=self.reveal(hw)) \
-            if status["state"] in (SubmissionState.GRADED, SubmissionState.FAILED) else []
+            if SubmissionState(status["state"]).ended else []
         if self.get_argument("format", "json") == "html" or "text/html" in self.request.headers.get("Accept", ""):
             self.finish(feedback.to_html(hw, notebooks, status))
         else:

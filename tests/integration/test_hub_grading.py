@@ -125,3 +125,24 @@ def test_a_late_submission_shows_the_score_of_the_csv_report(tiny_course: Course
     assert row["late_penalty"] > 0 and row["final_score"] < row["raw_score"]
     assert (status["state"], status["late_penalty"]) == ("graded", pytest.approx(row["late_penalty"]))
     assert (status["score"], status["max_score"]) == (pytest.approx(row["final_score"]), row["max_score"])
+
+
+def test_an_error_that_stops_grading_is_the_submissions_reason_until_it_is_graded_again(tiny_course: Course,
+                                                                                        tmp_path: Path) -> None:
+    exchange = Exchange(tiny_course)
+    queue = GradingQueue(exchange, workers=1)
+    try:
+        exchange.submit("bob", TINY, {f"{TINY}.ipynb": nbformat.writes(tiny_wrong(tiny_course)).encode()})
+        tiny_course.keys_dir(TINY).rename(tmp_path / "keys")  # a TA regenerating the homework, say
+        queue.grade("bob", TINY)
+        status = exchange.status("bob", TINY)
+        assert status["state"] == "failed" and "has no answer keys" in status["reason"]
+        jobs, attempts = records(tiny_course)
+        assert [job.state for job in jobs["bob"]] == ["failed"] and "bob" not in attempts  # recorded; nothing ran
+
+        (tmp_path / "keys").rename(tiny_course.keys_dir(TINY))
+        queue.grade("bob", TINY)  # the same content: graded now, since no attempt of it ran
+        assert exchange.status("bob", TINY)["state"] == "graded"
+    finally:
+        queue.close()
+        exchange.close()
