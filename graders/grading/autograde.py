@@ -107,8 +107,9 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
     report = on_outcome or (lambda outcome: None)
     outcomes: list[Outcome] = []
     try:
-        run = GradingRun(assignment=hw, sandbox=sandbox, workers=workers or 0, scheduler=scheduler or "local")
-        planned, skipped = _plan(store, course, run, students, force)
+        grading_run = GradingRun(assignment=hw, sandbox=sandbox, workers=workers or 0,
+                                 scheduler=scheduler or "local")
+        planned, skipped = _plan(store, course, grading_run, students, force)
         crash_point("planned")
         for outcome in skipped:
             outcomes.append(outcome)
@@ -121,10 +122,10 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
                 outcomes.append(outcome)
                 report(outcome)
         except Exception as exc:
-            _end_run(store, run.id, RunState.FAILED, str(exc) if isinstance(exc, UserError)
+            _end_run(store, grading_run.id, RunState.FAILED, str(exc) if isinstance(exc, UserError)
                      else f"{type(exc).__name__}: {exc}")
             raise
-        _end_run(store, run.id, RunState.DONE)
+        _end_run(store, grading_run.id, RunState.DONE)
     finally:
         store.close()
     return outcomes
@@ -146,22 +147,24 @@ def _plan(store: Store, course: Course, run: GradingRun, students: list[str],
           force: bool) -> tuple[list[_Planned], list[Outcome]]:
     """One transaction: stale runs interrupted, `run` and a queued job per notebook to grade; the others skipped."""
     hw = run.assignment
+    submitted = []  # the files first, outside the transaction (SQLite's write lock is held until its commit)
+    for student in students:
+        folder = course.submission_dir(student, hw)
+        timestamp = submission.submitted_at(folder)
+        submitted += [(student, notebook, timestamp, *submission.submitted_notebook(folder, notebook))
+                      for notebook in course.notebooks(hw)]
     planned, skipped = [], []
     with store.session() as session:
         _interrupt_stale_runs(session, hw)
         session.add(run)
-        for student in students:
-            folder = course.submission_dir(student, hw)
-            timestamp = submission.submitted_at(folder)
-            for notebook in course.notebooks(hw):
-                data, sha = submission.submitted_notebook(folder, notebook)
-                if not force and _already_graded(session, course, hw, student, notebook, sha):
-                    skipped.append(Outcome(student, notebook, OutcomeState.SKIPPED, reason=UNCHANGED))
-                    continue
-                job = Job(run=run, assignment=hw, student=student, notebook=notebook, submission_sha256=sha)
-                session.add(job)
-                session.flush()
-                planned.append(_Planned(job.id, student, notebook, data, timestamp))
+        for student, notebook, timestamp, data, sha in submitted:
+            if not force and _already_graded(session, course, hw, student, notebook, sha):
+                skipped.append(Outcome(student, notebook, OutcomeState.SKIPPED, reason=UNCHANGED))
+                continue
+            job = Job(run=run, assignment=hw, student=student, notebook=notebook, submission_sha256=sha)
+            session.add(job)
+            session.flush()
+            planned.append(_Planned(job.id, student, notebook, data, timestamp))
     return planned, skipped
 
 
@@ -188,13 +191,13 @@ def _grade(run: _Run, planned: list[_Planned], dispatcher: Dispatcher, owned: bo
     with run.store.session() as session:
         released_assignment(session, run.hw)  # a gradebook without the homework fails before anything runs
     jobs, by_key = [], {}
-    for job in planned:
-        prepared = _prepare(run, job)
-        if isinstance(prepared, Outcome):
-            yield prepared
+    for item in planned:
+        job = _prepare(run, item)
+        if isinstance(job, Outcome):
+            yield job
         else:
-            jobs.append(prepared)
-            by_key[prepared.key] = job
+            jobs.append(job)
+            by_key[job.key] = item
     if not jobs:
         return
     with dispatcher if owned else nullcontext(dispatcher):
