@@ -15,13 +15,14 @@ class RunState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     INTERRUPTED = "interrupted"  # its coordinator died; the next run takes over its unfinished jobs
+    FAILED = "failed"  # it stopped on an error (no answer keys, no GPU runner...): its unfinished jobs failed with it
 
 
 class JobState(StrEnum):
     """Grading one student's notebook in one run."""
 
-    QUEUED = "queued"
-    RUNNING = "running"
+    QUEUED = "queued"  # planned, waiting to be handed to the runners
+    RUNNING = "running"  # handed to the runners (a Dask task): waiting for a free one or executing
     DONE = "done"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
@@ -53,10 +54,17 @@ class OutcomeState(StrEnum):
 
 
 class SubmissionState(StrEnum):
-    """A student's submission as the hub shows it, derived from the newest job of each of its notebooks."""
+    """A student's newest submission as the hub shows it, derived each time from the jobs that graded (or grade)
+    its notebooks' content (graders.hub.submissions): the first of grading, queued, failed, graded that any
+    notebook is in."""
 
     QUEUED = "queued"
     GRADING = "grading"
     GRADED = "graded"
     FAILED = "failed"
+
+    @property
+    def ended(self) -> bool:
+        """Whether its grading has ended (graded, or failed with a reason): its feedback is ready."""
+        return self in (SubmissionState.GRADED, SubmissionState.FAILED)
 

@@ -29,6 +29,7 @@ import dask
 from distributed import Client, Future, as_completed
 
 from graders.contract import Execution, GradingJob
+from graders.crash import crash_point
 from graders.dispatch.runners import LocalRunners, RemoteRunners, Runners
 from graders.dispatch.runners.base import WORKER_CONFIG
 from graders.dispatch.worker import RunnerKernels, run_job
@@ -135,6 +136,7 @@ class Dispatcher:
         for job in jobs:
             attempts[job.key] = 1
             futures.add(self._submit(job, 1))
+        crash_point("dispatched")
         watch = _RunnerWatch(self.client, self.grace_s)
         while not futures.is_empty():
             batch = futures.next_batch(block=False)

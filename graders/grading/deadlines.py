@@ -6,7 +6,8 @@ policy is nbgrader's own extension point: the `LateSubmissionPlugin` class named
 by `c.AssignLatePenalties.plugin_class` (nbgrader's "none"/"zero" methods, or
 `graders.grading.deadlines.PercentPerDay` below). Penalties are recomputed from the
 scores already in the gradebook, so changing a policy, a due date or an
-extension never re-runs a notebook. nbgrader's own `Assignment.duedate` and
+extension never re-runs a notebook; autograde applies them in the transaction that
+records the grades (`penalize`), so a stored score never waits for its penalty. nbgrader's own `Assignment.duedate` and
 `SubmittedAssignment.extension` are kept in step, so formgrader shows the same.
 """
 
@@ -20,14 +21,16 @@ from pathlib import Path
 
 from dateutil import parser as dateparser
 from dateutil.tz import gettz, tzoffset
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import SubmittedAssignment
 from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import AssignLatePenalties
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from traitlets import Float
 
 from graders.course import Course, CourseError
 from graders.store import Store, audit
+from graders.store.gradebook import released_assignment
 from graders.store.models import Extension
 
 
@@ -206,38 +209,57 @@ def grant_extension(course: Course, store: Store, hw: str, student: str, until: 
     return apply_penalties(course, store, hw, [student])
 
 
-def extensions(store: Store, hw: str) -> dict[str, datetime]:
-    """student -> extended due date (naive UTC) for `hw`."""
-    with store.session() as session:
-        rows = session.scalars(select(Extension).where(Extension.assignment == hw)).all()
-    return {row.student: _naive_utc(row.until) for row in rows}
+@dataclass(frozen=True)
+class LateRules:
+    """What a homework's late penalties follow: its due date (naive UTC, None: none) and the course's policy."""
+
+    hw: str
+    due: datetime | None
+    policy: LateSubmissionPlugin
+
+
+def late_rules(course: Course, hw: str) -> LateRules:
+    return LateRules(course.check_assignment(hw), due_date(course, hw), late_policy(course))
 
 
 def apply_penalties(course: Course, store: Store, hw: str, students: list[str] | None = None) -> list[PenaltyChange]:
     """Bring `hw`'s due date, extensions and late penalties in the gradebook in line with the course's policy."""
-    course.check_assignment(hw)
-    due, extended, policy = due_date(course, hw), extensions(store, hw), late_policy(course)
+    rules = late_rules(course, hw)
     changes: list[PenaltyChange] = []
-    with audit.acting("late penalty"), store.gradebook() as gradebook:
-        assignment = _assignment(gradebook, hw)
-        if assignment.duedate != due:
-            audit.record(gradebook.db, hw, None, "due_date", assignment.duedate, due)
-            assignment.duedate = due
-        for submission in assignment.submissions:
-            student = submission.student_id
-            if students is not None and student not in students:
-                continue
-            # an extension granted before the due date was moved past it no longer extends anything
-            extension = extended[student] - due if due is not None and extended.get(student, due) > due else None
-            if submission.extension != extension:
-                submission.extension = extension
-            seconds_late = submission.total_seconds_late
-            for notebook in submission.notebooks:
-                penalty = _penalty(policy, student, notebook.score, seconds_late)
-                if notebook.late_submission_penalty != penalty:
-                    changes.append(PenaltyChange(student, notebook.name, notebook.late_submission_penalty, penalty))
-                    notebook.late_submission_penalty = penalty
-        gradebook.db.commit()
+    with store.session() as session:
+        for submission in released_assignment(session, hw).submissions:
+            if students is None or submission.student_id in students:
+                changes += penalize(session, rules, submission)
+    return changes
+
+
+def penalize(session: Session, rules: LateRules, submission: SubmittedAssignment) -> list[PenaltyChange]:
+    """Bring one submission's due date, extension and late penalties in line with `rules`.
+
+    In the caller's transaction (flushed, not committed): autograde applies it with the grades it records,
+    so a stored score never waits for its penalty. Idempotent: what is already right is not written again.
+    """
+    student = submission.student_id
+    with audit.acting("late penalty"):
+        assignment = submission.assignment
+        if assignment.duedate != rules.due:
+            audit.record(session, rules.hw, None, "due_date", assignment.duedate, rules.due)
+            assignment.duedate = rules.due
+        granted = session.scalars(select(Extension.until).where(Extension.assignment == rules.hw,
+                                                                Extension.student == student)).first()
+        extended, due = _naive_utc(granted) if granted else None, rules.due
+        # an extension granted before the due date was moved past it no longer extends anything
+        extension = extended - due if due is not None and extended is not None and extended > due else None
+        if submission.extension != extension:
+            submission.extension = extension
+        seconds_late = submission.total_seconds_late
+        changes = []
+        for notebook in submission.notebooks:
+            penalty = _penalty(rules.policy, student, notebook.score, seconds_late)
+            if notebook.late_submission_penalty != penalty:
+                changes.append(PenaltyChange(student, notebook.name, notebook.late_submission_penalty, penalty))
+                notebook.late_submission_penalty = penalty
+        session.flush()  # audited here, as "late penalty"
     return changes
 
 
@@ -247,13 +269,6 @@ def _penalty(policy: LateSubmissionPlugin, student: str, score: float, seconds_l
         return None
     penalty = policy.late_submission_penalty(student, score, seconds_late)
     return None if penalty is None else min(max(0.0, float(penalty)), score)
-
-
-def _assignment(gradebook: Gradebook, hw: str):  # noqa: ANN202 - nbgrader's Assignment
-    try:
-        return gradebook.find_assignment(hw)
-    except MissingEntry:
-        raise CourseError(f"{hw} is not in the gradebook: run `graders generate {hw}` first") from None
 
 
 def _naive_utc(value: datetime) -> datetime:

@@ -2,11 +2,18 @@
 
 - `make_job`: the `GradingJob` that travels to a runner (code cells, files, limits;
   no key, no database URL); which files, in `graders.grading.files`.
+- `submitted_notebook`: what identifies a submitted notebook's grading (unchanged content
+  is not graded again).
 - `judge` and `autograded_notebook`: verdict from the key, and the executed
-  notebook with outputs for TAs and feedback.
+  notebook with outputs for TAs and feedback (derived output: stamped with the job
+  that made it, `autograded_job`, and made again by regrading when it is not current).
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
@@ -19,6 +26,13 @@ from graders.grading import verdict
 from graders.grading.disclosure import HIDDEN_TESTS_BEGIN, Disclosure
 from graders.grading.prepare import Prepared
 from graders.grading.verdict import CellVerdict
+
+
+def submitted_notebook(folder: Path, notebook: str) -> tuple[bytes | None, str]:
+    """A submitted notebook's bytes (None when it is missing) and the SHA-256 (hex) that identifies its grading."""
+    path = folder / f"{notebook}.ipynb"
+    data = path.read_bytes() if path.is_file() else None
+    return data, hashlib.sha256(data or b"").hexdigest()
 
 
 def make_job(key: str, prepared: Prepared, homework: Homework, sandbox: str,
@@ -53,8 +67,9 @@ def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution,
     return verdicts
 
 
-def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list[CellVerdict]) -> NotebookNode:
-    """The prepared notebook with the outputs it produced and its verdicts in cell metadata."""
+def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list[CellVerdict],
+                        job_id: int | None = None) -> NotebookNode:
+    """The prepared notebook with the outputs it produced, its verdicts in cell metadata, stamped with `job_id`."""
     notebook = prepared.notebook
     by_id = {v.grade_id: v for v in verdicts}
     count = 0
@@ -73,5 +88,13 @@ def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list
                 "tests": [{"name": p.name, "passed": p.passed, "weight": p.weight, "message": p.message}
                           for p in v.probes]}
     notebook.metadata["graders"] = {"reason": execution.reason, "notes": prepared.notes + execution.notes,
-                                    "device": execution.device, "sandbox": execution.sandbox}
+                                    "device": execution.device, "sandbox": execution.sandbox, "job": job_id}
     return notebook
+
+
+def autograded_job(path: Path) -> int | None:
+    """The job that wrote the autograded notebook at `path`; None when there is none (or it is unreadable)."""
+    try:
+        return json.loads(path.read_bytes())["metadata"]["graders"]["job"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

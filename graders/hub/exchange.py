@@ -6,6 +6,8 @@ so nbgrader's Assignments tab works unchanged. Nothing is shared on disk: each
 call carries the server's JupyterHub API token, and the service decides who the
 caller is. The course's release/ folder is the released set and submissions land
 straight in submitted/, so nbgrader's release and collect steps have nothing to do.
+A submission's status (graders.hub.submissions.SubmissionStatus) is the service's
+reading of the course database: its state, when it arrived, why it failed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 
 from nbgrader.exchange.abc import Exchange, ExchangeFetchAssignment, ExchangeFetchFeedback, ExchangeList, ExchangeSubmit
 from traitlets import Unicode, default
+
+from graders.states import SubmissionState
 
 TIMEOUT_S = 60
 
@@ -83,7 +87,7 @@ class HubList(HubExchange, ExchangeList):
         status, hw = assignment["status"], assignment["assignment_id"]
         timestamp = status["timestamp"]
         local = self.local_dir(hw) / "feedback" / timestamp
-        ready = status["state"] in ("graded", "failed")
+        ready = SubmissionState(status["state"]).ended
         has_local = local.is_dir() and any(local.glob("*.html"))
         submission = {
             "course_id": assignment["course_id"], "student_id": status["student"], "assignment_id": hw,
@@ -127,7 +131,7 @@ class HubFetchFeedback(HubExchange, ExchangeFetchFeedback):
         hw = self.coursedir.assignment_id
         answer = self.call("GET", f"api/assignments/{hw}/feedback")
         status = answer["status"]
-        if status["state"] not in ("graded", "failed"):
+        if not SubmissionState(status["state"]).ended:
             self.fail(f"{hw} is {status['state']}: no feedback yet")
         from graders.hub.feedback import to_html
 

@@ -9,12 +9,16 @@ members of the `formgrade-<course>` group may pass `?student=`. Only members of
 `nbgrader-<course>` (enrolled students) or staff may submit.
 
 A submission is written to nbgrader's layout `submitted/<student>/<hw>/` with a
-server timestamp and queued; one background worker grades queued submissions
-in order with `graders.grading.autograde.autograde` (one student at a time, so the
-grader stays within the machine's share) and records the status
-(queued / grading / graded / failed with a reason) under `hub/status/`. Its
-Dask runners stay up between submissions, so their sandboxed kernels stay warm
-and a submission is graded in about a second instead of paying the start-up.
+server timestamp and recorded in the database (`graders_submission`), so it is
+visibly queued before anything grades it. One background worker grades queued
+submissions in order with `graders.grading.autograde.autograde` (one student at a
+time, so the grader stays within the machine's share). The service keeps no state
+of its own: a submission's state (queued / grading / graded / failed with a
+reason), its score with the late penalty and its feedback are read from the
+database each time (graders.hub.submissions), and after a restart it grades what
+the database says is still waiting. Its Dask runners stay up between submissions,
+so their sandboxed kernels stay warm and a submission is graded in about a second
+instead of paying the start-up.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import shutil
 import signal
 import tempfile
 import time
+from asyncio import Future
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,26 +42,33 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import httpclient, web
 from tornado.ioloop import IOLoop
+from tornado.log import app_log
 
 from graders.course import Course
 from graders.grading.deadlines import due_date
-from graders.hub import feedback
+from graders.grading.submission import autograded_job
+from graders.hub import feedback, submissions
+from graders.states import SubmissionState
+from graders.store import Store
+from graders.store.records import graded_job
 
 if TYPE_CHECKING:
     from graders.dispatch.dispatcher import Dispatcher
 
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"  # nbgrader's timestamp.txt format
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 GROUP_CACHE_S = 30
 
 
 class Exchange:
-    """The course folder as the service sees it: releases, submissions, statuses."""
+    """The course as the service sees it: releases and submissions in its folder, their status in its database."""
 
     def __init__(self, course: Course) -> None:
         self.course = course
-        self.state = course.path("hub")
+        self.store = Store(course.db_url, course.course_id)
+
+    def close(self) -> None:
+        self.store.close()
 
     def released(self) -> list[str]:
         release = self.course.path("release")
@@ -67,7 +79,7 @@ class Exchange:
         return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
     def submit(self, student: str, hw: str, files: dict[str, bytes]) -> dict:
-        """Replace `student`'s submission of `hw` by `files`, stamped with the server's clock."""
+        """Replace `student`'s submission of `hw` by `files`, stamped with the server's clock, and record it."""
         expected = {p.name for p in self.course.path("release", self._released(hw)).glob("*.ipynb")}
         unknown = sorted(set(files) - expected)
         if unknown:
@@ -76,48 +88,51 @@ class Exchange:
             raise web.HTTPError(400, "no notebook in the submission")
         if any(len(data) > MAX_NOTEBOOK_BYTES for data in files.values()):
             raise web.HTTPError(413, f"a notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
-        timestamp = datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
+        now = datetime.now(timezone.utc)
         target = self.course.submission_dir(student, hw)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{hw}-", dir=target.parent))
         staging.chmod(0o2770)  # mkdtemp makes it 0700: staff (formgrader) must read it too
         for name, data in files.items():
             (staging / name).write_bytes(data)
-        (staging / "timestamp.txt").write_text(timestamp)
+        (staging / "timestamp.txt").write_text(now.strftime(submissions.TIMESTAMP_FORMAT))
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
-        return self.set_status(student, hw, state="queued", timestamp=timestamp, reason=None)
+        # after the files: a crash in between leaves files that `waiting` records (adopts) at the next start
+        with self.store.session() as session:
+            submissions.record(session, self.course, hw, student, now)
+            return submissions.status(session, hw, student).as_dict()
 
     def status(self, student: str, hw: str) -> dict | None:
-        path = self._status_path(student, hw)
-        return json.loads(path.read_text()) if path.is_file() else None
-
-    def set_status(self, student: str, hw: str, **changes: object) -> dict:
-        status = {**(self.status(student, hw) or {"assignment_id": hw, "student": student}), **changes}
-        path = self._status_path(student, hw)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(status))
-        tmp.replace(path)
-        return status
+        """`student`'s newest submission of `hw` as submissions.SubmissionStatus.as_dict, or None."""
+        with self.store.session() as session:
+            found = submissions.status(session, hw, student)
+        return found.as_dict() if found else None
 
     def students(self) -> list[str]:
-        root = self.state / "status"
-        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        with self.store.session() as session:
+            return submissions.students(session)
+
+    def waiting(self) -> list[tuple[str, str]]:
+        """(student, homework) of the submissions still to grade, after adopting those the database lacks."""
+        with self.store.session() as session:
+            submissions.adopt(session, self.course, self.released())
+        with self.store.session() as session:
+            return submissions.waiting(session)
 
     def feedback(self, student: str, hw: str, *, reveal: bool = False) -> list[dict]:
+        """Feedback of each notebook whose autograded notebook was written by the grading that stands for it."""
         folder = self.course.autograded_dir(student, hw)
-        return [feedback.build(folder / f"{nb}.ipynb", reveal=reveal)
-                for nb in self.course.notebooks(hw) if (folder / f"{nb}.ipynb").is_file()]
+        with self.store.session() as session:
+            standing = {nb: graded_job(session, hw, student, nb) for nb in self.course.notebooks(hw)}
+        return [feedback.build(folder / f"{nb}.ipynb", reveal=reveal) for nb, job in standing.items()
+                if job is not None and autograded_job(folder / f"{nb}.ipynb") == job.id]
 
     def _released(self, hw: str) -> str:
         if hw not in self.released():
             raise web.HTTPError(404, f"{hw} is not released")
         return hw
-
-    def _status_path(self, student: str, hw: str) -> Path:
-        return self.state / "status" / student / f"{hw}.json"
 
 
 class GradingQueue:
@@ -136,49 +151,33 @@ class GradingQueue:
             self._runners.close()
             self._runners = None
 
-    def enqueue(self, student: str, hw: str) -> None:
-        if (student, hw) in self.pending:  # the queued job will read the newest files anyway
-            return
+    def enqueue(self, student: str, hw: str) -> Future | None:
+        """Grade `student`'s `hw` in the worker thread; None when it is queued already."""
+        if (student, hw) in self.pending:  # the queued grading will read the newest files anyway
+            return None
         self.pending.add((student, hw))
-        IOLoop.current().run_in_executor(self.pool, self.grade, student, hw)
+        return IOLoop.current().run_in_executor(self.pool, self.grade, student, hw)
 
-    def resume(self) -> None:
-        """Queue again what a stopped service left queued or grading."""
-        for student in self.exchange.students():
-            for hw in self.exchange.released():
-                status = self.exchange.status(student, hw)
-                if status and status["state"] in ("queued", "grading"):
-                    self.enqueue(student, hw)
+    def resume(self) -> list[Future]:
+        """Queue what the database says still waits: queued submissions, and gradings a stopped service left."""
+        return [future for student, hw in self.exchange.waiting() if (future := self.enqueue(student, hw))]
 
     def grade(self, student: str, hw: str) -> None:
-        """Grade `student`'s current submission of `hw` and record its status (runs in the worker thread)."""
+        """Grade `student`'s current submission of `hw` (runs in the worker thread); the result is in the database.
+
+        An error that stops the grading is recorded by autograde as its jobs' reason, so the student sees it.
+        """
         from graders.dispatch.dispatcher import Dispatcher
         from graders.grading.autograde import autograde  # heavy (nbgrader, dask): loaded by the worker thread
 
         self.pending.discard((student, hw))
-        exchange = self.exchange
-        stamp = exchange.set_status(student, hw, state="grading", started=_now())["timestamp"]
         try:
             if self._runners is None:
                 self._runners = Dispatcher(self.workers).open()
-            outcomes = autograde(exchange.course, hw, students=[student], dispatcher=self._runners)
-        except Exception as exc:  # noqa: BLE001 - any failure becomes the student's visible reason
-            outcomes, error = [], f"{type(exc).__name__}: {exc}"
+            autograde(self.exchange.course, hw, students=[student], dispatcher=self._runners)
+        except Exception:  # noqa: BLE001 - the queue goes on with the next submission
+            app_log.exception("grading %s's %s failed", student, hw)
             self.close()  # the next grading starts fresh runners, in case these were the problem
-        else:
-            error = None
-        if exchange.status(student, hw)["timestamp"] != stamp:
-            return  # resubmitted meanwhile: that one is queued and its grading will report
-        if error:
-            exchange.set_status(student, hw, state="failed", reason=error, finished=_now())
-            return
-        failed = [o for o in outcomes if o.state == "failed"]
-        scored = [o for o in outcomes if o.score is not None]
-        # An unchanged resubmission is skipped by autograde: it keeps the score already in its status.
-        score = {"score": sum(o.score for o in scored), "max_score": sum(o.max_score or 0 for o in scored)} \
-            if scored else {}
-        exchange.set_status(student, hw, state="failed" if failed else "graded", finished=_now(),
-                            reason="; ".join(f"{o.notebook}: {o.reason}" for o in failed) or None, **score)
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
@@ -264,7 +263,7 @@ class FeedbackHandler(BaseHandler):
         if status is None:
             raise web.HTTPError(404, f"no submission of {hw} by {student}")
         notebooks = self.exchange.feedback(student, hw, reveal=self.reveal(hw)) \
-            if status.get("state") in ("graded", "failed") else []
+            if SubmissionState(status["state"]).ended else []
         if self.get_argument("format", "json") == "html" or "text/html" in self.request.headers.get("Accept", ""):
             self.finish(feedback.to_html(hw, notebooks, status))
         else:
@@ -315,10 +314,6 @@ def make_app(course: Course, *, prefix: str, reveal_after_due: bool,
         reveal_after_due=reveal_after_due, prefix=prefix, cookie_secret=os.urandom(32))
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="graders exchange + grade-on-submit JupyterHub service")
     parser.add_argument("--course", required=True, help="course folder (nbgrader_config.py)")
@@ -343,6 +338,7 @@ def main() -> None:
     loop.start()
     app.settings["queue"].pool.shutdown(wait=True, cancel_futures=True)  # a grading in progress ends first
     app.settings["queue"].close()
+    app.settings["exchange"].close()
 
 
 if __name__ == "__main__":

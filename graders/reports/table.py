@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from graders.states import FINAL_JOB_STATES, JobState
 from graders.store import Store
+from graders.store.gradebook import final_score
 from graders.store.models import Attempt, Job
 
 GRADED, NEEDS_MANUAL, MISSING, FAILED = "graded", "needs manual", "missing", "failed"
@@ -92,7 +93,7 @@ def _row(gradebook: Gradebook, hw: str, student: str, graded: list[Question], ma
     else:
         status = NEEDS_MANUAL if needs_manual else GRADED
     row.update(raw_score=submission.score, late_penalty=penalty,
-               final_score=None if is_failed(status) else max(0.0, submission.score - (penalty or 0.0)),
+               final_score=None if is_failed(status) else final_score(submission),
                needs_manual=needs_manual, status=status, submitted_at=submission.timestamp,
                hours_late=round(submission.total_seconds_late / 3600, 2) if known_time else None)
     return row

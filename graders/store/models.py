@@ -87,6 +87,23 @@ class Attempt(Base):
     job: Mapped[Job] = relationship(back_populates="attempts")
 
 
+class Submission(Base):
+    """A student's hand-in of a homework through the hub, as it arrived, before any grading.
+
+    Written with the files in submitted/, so a submission waiting for grading is in the database: the hub
+    shows it queued and grades it after a restart. Its state, score and feedback are never stored here:
+    they come from the jobs that graded its content and from nbgrader's gradebook (graders.hub.submissions).
+    """
+
+    __tablename__ = "graders_submission"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment: Mapped[str] = mapped_column(String(128), index=True)
+    student: Mapped[str] = mapped_column(String(128), index=True)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the server's clock, as timestamp.txt
+    # notebook name -> SHA-256 of what autograde grades (graders.grading.submission.submitted_notebook)
+    notebooks: Mapped[dict[str, str]] = mapped_column(JSON)
+
+
 class Extension(Base):
     """A student's own due date for a homework, granted by a person; the latest grant counts."""
 

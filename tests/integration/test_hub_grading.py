@@ -1,14 +1,33 @@
-"""Grade on submit, as the hub service does it: real autograde (bubblewrap, Dask, SQLite), status and feedback."""
+"""Grade on submit, as the hub service does it: real autograde (bubblewrap, Dask, SQLite), status and feedback,
+all read from the database."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import nbformat
+import pandas as pd
+import pytest
 
 from graders.course import Course
 from graders.hub.service import Exchange, GradingQueue
+from graders.reports.table import grade_table
+from graders.store import Store
 from tests.helpers import records, solved_notebook
+from tests.integration.conftest import TINY, tiny_wrong
 
 HW = "hw1_backprop"
+GRADERS = str(Path(sys.executable).parent / "graders")
+
+
+def report_row(course: Course, hw: str, student: str) -> pd.Series:
+    store = Store(course.db_url, course.course_id)
+    try:
+        return grade_table(store, hw).set_index("student").loc[student]
+    finally:
+        store.close()
 
 
 def test_submission_is_graded_and_its_feedback_lists_every_test(hw1_course: Course) -> None:
@@ -18,6 +37,7 @@ def test_submission_is_graded_and_its_feedback_lists_every_test(hw1_course: Cour
         _graded_with_feedback_and_resubmitted(exchange, queue)
     finally:
         queue.close()
+        exchange.close()
 
 
 def test_the_queue_keeps_its_runner_warm_between_submissions(hw1_course: Course) -> None:
@@ -31,6 +51,7 @@ def test_the_queue_keeps_its_runner_warm_between_submissions(hw1_course: Course)
             assert exchange.status(student, HW)["state"] == "graded"
     finally:
         queue.close()
+        exchange.close()
     _, attempts = records(hw1_course)
     runners = {student: {a.runner for a in attempts[student]} for student in ("alice", "bob")}
     assert runners["alice"] == runners["bob"] and len(runners["alice"]) == 1  # one Dask worker, still up
@@ -42,17 +63,19 @@ def _graded_with_feedback_and_resubmitted(exchange: Exchange, queue: GradingQueu
     exchange.submit("alice", HW, {f"{HW}.ipynb": solved})
     queue.grade("alice", HW)
     status = exchange.status("alice", HW)
-    assert (status["state"], status["score"], status["reason"]) == ("graded", status["max_score"], None)
-    assert status["max_score"] > 0
+    row = report_row(hw1_course, HW, "alice")
+    assert (status["state"], status["reason"], status["needs_manual"]) == ("graded", None, True)
+    assert (status["score"], status["max_score"]) == (row["final_score"], row["max_score"])  # the manual part waits
     [notebook] = exchange.feedback("alice", HW)
     tests = [t for cell in notebook["cells"] for t in cell["tests"]]
     assert tests and all(t["passed"] and t["points"] == t["max_points"] for t in tests)
 
-    # Resubmitting the same notebook is queued, not regraded, and keeps its score.
-    assert exchange.submit("alice", HW, {f"{HW}.ipynb": solved})["state"] == "queued"
+    # Resubmitting the same notebook: its content is graded already, so it is not graded again.
+    resubmitted = exchange.submit("alice", HW, {f"{HW}.ipynb": solved})
+    assert (resubmitted["state"], resubmitted["score"]) == ("graded", status["score"])
     queue.grade("alice", HW)
-    assert exchange.status("alice", HW)["state"] == "graded"
-    assert exchange.status("alice", HW)["score"] == status["max_score"]
+    assert exchange.status("alice", HW) == resubmitted
+    assert len(records(hw1_course)[0]["alice"]) == 1
 
 
 def test_unreadable_submission_fails_with_its_reason(hw1_course: Course) -> None:
@@ -62,5 +85,64 @@ def test_unreadable_submission_fails_with_its_reason(hw1_course: Course) -> None
     queue.grade("bob", HW)
     queue.close()
     status = exchange.status("bob", HW)
-    assert status["state"] == "failed" and status["score"] == 0.0
-    assert "hw1_backprop" in status["reason"] and status["reason"] != "hw1_backprop: None"
+    exchange.close()
+    assert status["state"] == "failed" and status["score"] is None  # as the CSV report: no final score
+    assert status["reason"].startswith("hw1_backprop: not valid JSON")
+
+
+def test_a_submission_is_queued_in_the_database_until_graded(tiny_course: Course) -> None:
+    exchange = Exchange(tiny_course)
+    try:
+        status = exchange.submit("bob", TINY, {f"{TINY}.ipynb": nbformat.writes(tiny_wrong(tiny_course)).encode()})
+        assert (status["state"], status["score"]) == ("queued", None)
+        assert records(tiny_course)[0] == {}  # nothing graded yet: the record of the submission says queued
+        assert exchange.waiting() == [("bob", TINY)]
+        queue = GradingQueue(exchange, workers=1)
+        try:
+            queue.grade("bob", TINY)
+        finally:
+            queue.close()
+        assert exchange.status("bob", TINY)["state"] == "graded" and exchange.waiting() == []
+        assert not tiny_course.path("hub").exists()  # no status file
+    finally:
+        exchange.close()
+
+
+def test_a_late_submission_shows_the_score_of_the_csv_report(tiny_course: Course, tmp_path: Path) -> None:
+    exchange = Exchange(tiny_course)  # the tiny homework was due yesterday: stamped now, it is late
+    queue = GradingQueue(exchange, workers=1)
+    try:
+        exchange.submit("bob", TINY, {f"{TINY}.ipynb": nbformat.writes(tiny_wrong(tiny_course)).encode()})
+        queue.grade("bob", TINY)
+        status = exchange.status("bob", TINY)
+    finally:
+        queue.close()
+        exchange.close()
+    result = subprocess.run([GRADERS, "report", TINY, "--format", "csv", "--out", str(tmp_path),
+                             "--course", str(tiny_course.root)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    row = pd.read_csv(tmp_path / f"{TINY}.csv").set_index("student").loc["bob"]
+    assert row["late_penalty"] > 0 and row["final_score"] < row["raw_score"]
+    assert (status["state"], status["late_penalty"]) == ("graded", pytest.approx(row["late_penalty"]))
+    assert (status["score"], status["max_score"]) == (pytest.approx(row["final_score"]), row["max_score"])
+
+
+def test_an_error_that_stops_grading_is_the_submissions_reason_until_it_is_graded_again(tiny_course: Course,
+                                                                                        tmp_path: Path) -> None:
+    exchange = Exchange(tiny_course)
+    queue = GradingQueue(exchange, workers=1)
+    try:
+        exchange.submit("bob", TINY, {f"{TINY}.ipynb": nbformat.writes(tiny_wrong(tiny_course)).encode()})
+        tiny_course.keys_dir(TINY).rename(tmp_path / "keys")  # a TA regenerating the homework, say
+        queue.grade("bob", TINY)
+        status = exchange.status("bob", TINY)
+        assert status["state"] == "failed" and "has no answer keys" in status["reason"]
+        jobs, attempts = records(tiny_course)
+        assert [job.state for job in jobs["bob"]] == ["failed"] and "bob" not in attempts  # recorded; nothing ran
+
+        (tmp_path / "keys").rename(tiny_course.keys_dir(TINY))
+        queue.grade("bob", TINY)  # the same content: graded now, since no attempt of it ran
+        assert exchange.status("bob", TINY)["state"] == "graded"
+    finally:
+        queue.close()
+        exchange.close()

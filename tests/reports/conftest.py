@@ -79,15 +79,17 @@ def record_class(course: Course) -> None:
                 session.add(Attempt(job_id=job.id, number=1, state=job.state, wall_s=1.5 + number,
                                     cpu_s=1.0 + number, runner="tcp://127.0.0.1:1", device="cpu",
                                     reason=student.failed))
+        for student in CLASS:
+            if student.submitted is not None:
+                verdicts = [CellVerdict(q.name, q.max_score, None if q.manual else q.max_score * student.fraction,
+                                        "manual" if q.manual else "probes") for q in graded]
+                with store.session() as session:
+                    record_grades(session, HW, student.name, HW, verdicts, student.submitted)
         with store.gradebook() as gradebook:
             for student in CLASS:
                 if student.submitted is None:
                     gradebook.update_or_create_student(student.name)
-                    continue
-                verdicts = [CellVerdict(q.name, q.max_score, None if q.manual else q.max_score * student.fraction,
-                                        "manual" if q.manual else "probes") for q in graded]
-                record_grades(gradebook, HW, student.name, HW, verdicts, student.submitted)
-                if student.manual:
+                elif student.manual:
                     with audit.acting("manual", "ta1"):
                         for q in graded:
                             if q.manual:

@@ -48,15 +48,15 @@ def test_a_manual_grade_changes_the_total_and_is_audited(graded_class: Course, s
 
 
 def test_a_regrade_records_old_and_new_auto_scores_as_autograde(graded_class: Course, store: Store):
-    with store.gradebook() as gradebook:
-        record_grades(gradebook, HW, "frank", HW, [CellVerdict("test_forward", 10, 10.0, "probes")], None)
+    with store.session() as session:
+        record_grades(session, HW, "frank", HW, [CellVerdict("test_forward", 10, 10.0, "probes")], None)
     assert events(store, "frank")[-1][1:] == ("autograde", "test_forward.auto_score", "2.5", "10")
 
 
 def test_an_unchanged_grade_leaves_no_event(graded_class: Course, store: Store):
     count = len(events(store, "alice"))
-    with store.gradebook() as gradebook:
-        record_grades(gradebook, HW, "alice", HW, [CellVerdict("test_forward", 10, 10.0, "probes")], None)
+    with store.session() as session:
+        record_grades(session, HW, "alice", HW, [CellVerdict("test_forward", 10, 10.0, "probes")], None)
     assert len(events(store, "alice")) == count
 
 

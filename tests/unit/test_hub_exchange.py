@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from nbgrader.utils import parse_utc
@@ -17,10 +18,12 @@ HW = "hw1_backprop"
 
 
 @pytest.fixture
-def exchange(tmp_path: Path) -> Exchange:
+def exchange(tmp_path: Path) -> Iterator[Exchange]:
     course = new_course(tmp_path / "course", HW)
     shutil.copytree(REPO / "release" / HW, course.path("release", HW))
-    return Exchange(course)
+    exchange = Exchange(course)
+    yield exchange
+    exchange.close()
 
 
 def test_released_homeworks_are_the_release_folders(exchange: Exchange) -> None:
@@ -39,17 +42,32 @@ def test_submission_is_stamped_with_the_server_clock_and_queued(exchange: Exchan
     assert before <= stamp <= before + timedelta(seconds=30)
     assert (folder / f"{HW}.ipynb").read_bytes() == b"{}"
     assert status["state"] == "queued" and status["student"] == "alice"
+    assert parse_utc(status["timestamp"]) == stamp  # the record and timestamp.txt say the same
     assert exchange.status("alice", HW) == status and exchange.status("bob", HW) is None
+    assert not exchange.course.path("hub").exists()  # no status file: the database has it
+
+
+def test_a_submission_in_the_folder_that_the_database_lacks_is_recorded_and_waits(exchange: Exchange) -> None:
+    """What an older version (status files) or a crash between the files and the record left behind."""
+    exchange.submit("alice", HW, {f"{HW}.ipynb": b"{}"})
+    folder = exchange.course.submission_dir("bob", HW)
+    folder.mkdir(parents=True)
+    (folder / f"{HW}.ipynb").write_bytes(b"{}")
+    (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
+    assert exchange.status("bob", HW) is None
+    assert exchange.waiting() == [("alice", HW), ("bob", HW)]
+    assert exchange.status("bob", HW)["timestamp"] == "2026-11-20 12:00:00.000000 UTC"
+    assert exchange.waiting() == [("alice", HW), ("bob", HW)]  # recorded once
+    assert exchange.students() == ["alice", "bob"]
 
 
 def test_resubmission_replaces_the_previous_one(exchange: Exchange) -> None:
-    exchange.submit("alice", HW, {f"{HW}.ipynb": b"first"})
-    exchange.set_status("alice", HW, state="graded", score=1.0)
-    exchange.submit("alice", HW, {f"{HW}.ipynb": b"second"})
+    first = exchange.submit("alice", HW, {f"{HW}.ipynb": b"first"})
+    second = exchange.submit("alice", HW, {f"{HW}.ipynb": b"second"})
     folder = exchange.course.submission_dir("alice", HW)
     assert (folder / f"{HW}.ipynb").read_bytes() == b"second"
     assert sorted(p.name for p in folder.parent.iterdir()) == [HW]  # no staging folder left behind
-    assert exchange.status("alice", HW)["state"] == "queued"
+    assert exchange.status("alice", HW) == second and second["timestamp"] > first["timestamp"]
 
 
 @pytest.mark.parametrize("name", ["../../bob/hw1_backprop/hw1_backprop.ipynb", "timestamp.txt", "other.ipynb"])
