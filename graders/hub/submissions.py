@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from graders.course import Course
-from graders.grading.submission import submitted_at as submission_time
+from graders.grading.deadlines import submission_time
 from graders.grading.submission import submitted_notebook
 from graders.states import JobState, SubmissionState
 from graders.store.gradebook import final_score, find_submission
@@ -104,7 +104,7 @@ def adopt(session: Session, course: Course, released: list[str]) -> int:
     count = 0
     for hw in released:
         for student in course.students_with_submissions(hw):
-            stamp = submission_time(course.submission_dir(student, hw))
+            stamp = submission_time(course.submission_dir(student, hw)).when
             known = latest(session, hw, student)
             if stamp is not None and (known is None or _utc(known.submitted_at) != _utc(stamp)):
                 record(session, course, hw, student, stamp)
