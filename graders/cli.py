@@ -173,20 +173,27 @@ def validate(hw: str, course: Optional[Path] = CourseOption,
 def report(hw: str = typer.Argument(..., help="a homework, or all"),
            format: str = typer.Option("csv", "--format", "-f", help="csv, canvas, moodle or html"),
            out: Path = typer.Option(Path("reports"), "--out"), course: Optional[Path] = CourseOption) -> None:
-    """Export grades (CSV per question, Canvas or Moodle import file, HTML report with plots)."""
-    from graders.grading.deadlines import apply_penalties
+    """Export grades (CSV per question, Canvas or Moodle import file, HTML report with plots). Reads only."""
+    from graders.grading.deadlines import stale_penalty_students
     from graders.reports.export import check_format, released, write_reports
-    from graders.store import Store
+    from graders.store import NoRecords, Store
 
     c = _course(course)
     check_format(format)
-    store = Store(c.db_url, c.course_id)
+    try:
+        store = Store(c.db_url, c.course_id, read_only=True)
+    except NoRecords:
+        raise UserError("no homework in the gradebook yet: run `graders generate HW` first") from None
     try:
         hws = released(store, c) if hw == "all" else [c.check_assignment(hw)]
         if not hws:
             raise UserError("no homework in the gradebook yet: run `graders generate HW` first")
         for name in hws:
-            apply_penalties(c, store, name)  # an export never carries a penalty older than the policy
+            stale = stale_penalty_students(c, store, name)
+            if stale:  # the export shows what the gradebook holds; say how to bring it in line
+                err.print(f"warning: the late penalties of {len(stale)} student(s) in {name} do not follow the "
+                          f"course's due date, extensions or policy any more: run `graders penalties {name}`",
+                          markup=False, highlight=False)
         paths = write_reports(store, hws, format, out if out.is_absolute() else c.root / out)
     finally:
         store.close()
@@ -361,17 +368,21 @@ def _print_penalty_changes(changes: list) -> None:
 
 @app.command()
 def history(hw: str, student: str, course: Optional[Path] = CourseOption) -> None:
-    """Every change of STUDENT's grades, penalties and extensions for HW: who, when, old, new."""
-    from graders.store import Store, audit
+    """Every change of STUDENT's grades, penalties and extensions for HW: who, when, old, new. Reads only."""
+    from graders.store import NoRecords, Store, audit
 
     c = _course(course)
     c.check_assignment(hw)
-    store = Store(c.db_url, c.course_id)
     try:
-        with store.session() as session:
-            events = audit.history(session, hw, student)
-    finally:
-        store.close()
+        store = Store(c.db_url, c.course_id, read_only=True)
+    except NoRecords:
+        events = []
+    else:
+        try:
+            with store.session() as session:
+                events = audit.history(session, hw, student)
+        finally:
+            store.close()
     if not events:
         console.print(f"no changes recorded for {student} in {hw}")
         return

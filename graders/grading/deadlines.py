@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from dateutil import parser as dateparser
@@ -233,34 +233,61 @@ def apply_penalties(course: Course, store: Store, hw: str, students: list[str] |
     return changes
 
 
+def stale_penalty_students(course: Course, store: Store, hw: str) -> list[str]:
+    """The students of `hw` whose due date, extension or late penalties in the gradebook no longer follow the
+    course's rules (`apply_penalties` would change them); reads only."""
+    rules = late_rules(course, hw)
+    with store.session() as session:
+        return [s.student_id for s in released_assignment(session, hw).submissions
+                if penalties_stale(session, rules, s)]
+
+
 def penalize(session: Session, rules: LateRules, submission: SubmittedAssignment) -> list[PenaltyChange]:
     """Bring one submission's due date, extension and late penalties in line with `rules`.
 
     In the caller's transaction (flushed, not committed): autograde applies it with the grades it records,
     so a stored score never waits for its penalty. Idempotent: what is already right is not written again.
     """
-    student = submission.student_id
     with audit.acting("late penalty"):
         assignment = submission.assignment
         if assignment.duedate != rules.due:
             audit.record(session, rules.hw, None, "due_date", assignment.duedate, rules.due)
             assignment.duedate = rules.due
-        granted = session.scalars(select(Extension.until).where(Extension.assignment == rules.hw,
-                                                                Extension.student == student)).first()
-        extended, due = _naive_utc(granted) if granted else None, rules.due
-        # an extension granted before the due date was moved past it no longer extends anything
-        extension = extended - due if due is not None and extended is not None and extended > due else None
+        extension, changes = _late_plan(session, rules, submission)
         if submission.extension != extension:
             submission.extension = extension
-        seconds_late = submission.total_seconds_late
-        changes = []
-        for notebook in submission.notebooks:
-            penalty = _penalty(rules.policy, student, notebook.score, seconds_late)
-            if notebook.late_submission_penalty != penalty:
-                changes.append(PenaltyChange(student, notebook.name, notebook.late_submission_penalty, penalty))
-                notebook.late_submission_penalty = penalty
+        by_name = {notebook.name: notebook for notebook in submission.notebooks}
+        for change in changes:
+            by_name[change.notebook].late_submission_penalty = change.new
         session.flush()  # audited here, as "late penalty"
     return changes
+
+
+def penalties_stale(session: Session, rules: LateRules, submission: SubmittedAssignment) -> bool:
+    """Whether `penalize` would change anything in one submission (due date, extension, penalties); writes nothing."""
+    extension, changes = _late_plan(session, rules, submission)
+    return bool(changes) or submission.assignment.duedate != rules.due or submission.extension != extension
+
+
+def _late_plan(session: Session, rules: LateRules,
+               submission: SubmittedAssignment) -> tuple[timedelta | None, list[PenaltyChange]]:
+    """The extension `submission` should carry, and its notebooks' penalties that differ from the stored ones."""
+    student = submission.student_id
+    granted = session.scalars(select(Extension.until).where(Extension.assignment == rules.hw,
+                                                            Extension.student == student)).first()
+    extended, due = _naive_utc(granted) if granted else None, rules.due
+    # an extension granted before the due date was moved past it no longer extends anything
+    extension = extended - due if due is not None and extended is not None and extended > due else None
+    # as nbgrader's SubmittedAssignment.total_seconds_late, from the rules rather than the stored dates
+    deadline = None if due is None else due + (extension or timedelta(0))
+    seconds_late = 0.0 if submission.timestamp is None or deadline is None else \
+        max(0.0, (submission.timestamp - deadline).total_seconds())
+    changes = []
+    for notebook in submission.notebooks:
+        penalty = _penalty(rules.policy, student, notebook.score, seconds_late)
+        if notebook.late_submission_penalty != penalty:
+            changes.append(PenaltyChange(student, notebook.name, notebook.late_submission_penalty, penalty))
+    return extension, changes
 
 
 def _penalty(policy: LateSubmissionPlugin, student: str, score: float, seconds_late: float) -> float | None:

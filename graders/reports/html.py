@@ -8,20 +8,29 @@ and the grade table with every student's status.
 from __future__ import annotations
 
 import base64
-import html as markup
+import math
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from graders.reports import plots
 from graders.reports.analytics import item_analysis
-from graders.reports.table import attempts, grade_table, questions
+from graders.reports.table import attempts, grade_table, is_failed, questions
 from graders.states import AttemptState
 from graders.store import Store
 
-STYLE = """body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:90%}
-td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}"""
+TEMPLATE = "report.html.j2"
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A table for the template: column names and rows of plain values."""
+
+    columns: list[str]
+    rows: list[list]
 
 
 def write(store: Store, hws: list[str], out_dir: Path) -> list[Path]:
@@ -34,46 +43,50 @@ def write(store: Store, hws: list[str], out_dir: Path) -> list[Path]:
 
 
 def render(store: Store, hw: str) -> str:
+    """The report of `hw` as one HTML page (every value escaped by the template)."""
     table, graded, runs = grade_table(store, hw), questions(store, hw), attempts(store, hw)
     with store.gradebook() as gradebook:
         due = gradebook.find_assignment(hw).duedate
     analysis = item_analysis(table, graded)
     failures = runs[runs["state"] != AttemptState.DONE][["student", "notebook", "run_id", "number", "state", "reason"]]
-    title = f"{hw}: grade report"
-    parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{markup.escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>{markup.escape(title)}</h1>",
-        f"<p>Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Due "
-        f"{f'{due:%Y-%m-%d %H:%M} UTC' if due else 'date not set'}. {_summary(table)}</p>",
-        "<h2>Class distribution</h2>", _img(plots.distribution(table), "class distribution"),
-        "<h2>Questions: difficulty and discrimination</h2>", _img(plots.items(analysis), "question analysis"),
-        analysis.to_html(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"),
-        "<h2>Score vs. submission time</h2>", _img(plots.score_vs_time(table, due), "score vs submission time"),
-        "<h2>Grading runtime per submission</h2>",
-        _img(plots.runtimes(runs), "grading runtime") if len(runs) else "<p>No grading attempts yet.</p>",
-        "<h2>Grading failures</h2>",
-        failures.to_html(index=False, na_rep="-") if len(failures) else "<p>No failed attempts.</p>",
-        "<h2>Grades</h2>", _grades(table), "</body></html>",
-    ]
-    return "\n".join(parts)
+    figures = {"distribution": _png(plots.distribution(table)), "items": _png(plots.items(analysis)),
+               "score_vs_time": _png(plots.score_vs_time(table, due)),
+               "runtimes": _png(plots.runtimes(runs)) if len(runs) else None}
+    return _environment().get_template(TEMPLATE).render(
+        hw=hw, generated=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}",
+        due=f"{due:%Y-%m-%d %H:%M} UTC" if due else None, summary=_summary(table), figures=figures,
+        analysis=_rows(analysis), failures=_rows(failures),
+        grades=Rows(list(table.columns), [(_status_class(row["status"]), list(row)) for _, row in table.iterrows()]))
+
+
+def _environment() -> Environment:
+    environment = Environment(loader=PackageLoader("graders.reports"), autoescape=True, undefined=StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+    environment.filters["cell"] = _cell
+    return environment
+
+
+def _rows(frame: pd.DataFrame) -> Rows:
+    return Rows(list(frame.columns), [list(row) for row in frame.itertuples(index=False)])
+
+
+def _cell(value: object) -> str:
+    """A table cell for people: 2 decimals, "-" for nothing."""
+    if value is None or isinstance(value, float) and math.isnan(value) or value is pd.NaT:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _status_class(status: str) -> str:
+    return "failed" if is_failed(status) else {"missing": "missing", "needs manual": "needs-manual"}.get(status, "")
 
 
 def _summary(table: pd.DataFrame) -> str:
-    counts = table["status"].map(lambda s: "failed" if s.startswith("failed") else s).value_counts()
-    return markup.escape(", ".join(f"{n} {status}" for status, n in counts.items()) + ".")
+    counts = table["status"].map(lambda s: "failed" if is_failed(s) else s).value_counts()
+    return ", ".join(f"{n} {status}" for status, n in counts.items()) + "."
 
 
-def _img(png: bytes, alt: str) -> str:
-    return f"<img alt='{markup.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-
-
-def _grades(table: pd.DataFrame) -> str:
-    """The grade table with a colour per status, so failures stand out; every cell is HTML-escaped."""
-    def colour(status: str) -> str:
-        if status.startswith("failed"):
-            return "background-color: #fdd"
-        return {"missing": "background-color: #eee", "needs manual": "background-color: #ffd"}.get(status, "")
-
-    styled = table.style.hide(axis="index").format(na_rep="-", precision=2, escape="html").apply(
-        lambda row: [colour(row["status"])] * len(row), axis=1)
-    return styled.to_html()
+def _png(png: bytes) -> str:
+    return f"data:image/png;base64,{base64.b64encode(png).decode()}"

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from graders.course import Course
-from graders.store import Store
+from graders.store import NoRecords, Store
 from graders.store.models import GradingRun, Job
 
 
@@ -54,8 +54,11 @@ class RunView:
 
 
 def latest_runs(course: Course, hw: str | None = None) -> list[RunView]:
-    """The newest grading run of each homework (or of `hw`), oldest homework name first."""
-    store = Store(course.db_url, course.course_id)
+    """The newest grading run of each homework (or of `hw`), oldest homework name first; reads only."""
+    try:
+        store = Store(course.db_url, course.course_id, read_only=True)
+    except NoRecords:
+        return []
     try:
         with store.session() as session:
             newest = select(func.max(GradingRun.id)).group_by(GradingRun.assignment)

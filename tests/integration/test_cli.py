@@ -124,3 +124,58 @@ def test_an_unknown_cluster_or_a_misplaced_runner_option_is_a_one_line_error(hw1
     assert "--workers is for --cluster local" in misplaced.stderr
     no_scheduler = graders("autograde", "hw1_backprop", "--cluster", "remote", cwd=hw1_course.root)
     assert no_scheduler.returncode == 1 and "needs --scheduler" in no_scheduler.stderr
+
+
+def _digest(path) -> str:  # noqa: ANN001 - a Path
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_status_report_and_history_read_without_writing_anything(hw1_course, tmp_path):
+    from graders.grading.autograde import autograde
+    from tests.helpers import solved_notebook, submit
+
+    submit(hw1_course, "alice", "hw1_backprop", solved_notebook(hw1_course, "hw1_backprop"),
+           timestamp="2026-12-05 12:00:00 UTC")  # late: the course's policy takes 10 % a day
+    autograde(hw1_course, "hw1_backprop", workers=1)
+    config = hw1_course.path("nbgrader_config.py")
+    config.write_text(config.read_text() + "\nc.PercentPerDay.percent_per_day = 50\n")  # the policy changed
+    database = hw1_course.path("gradebook.db")
+    before = _digest(database)
+    assert graders("status", cwd=hw1_course.root).returncode == 0
+    assert graders("history", "hw1_backprop", "alice", cwd=hw1_course.root).returncode == 0
+    report = graders("report", "hw1_backprop", "--out", str(tmp_path), cwd=hw1_course.root)
+    assert report.returncode == 0 and (tmp_path / "hw1_backprop.csv").is_file()
+    assert report.stderr.strip() == ("warning: the late penalties of 1 student(s) in hw1_backprop do not follow the "
+                                     "course's due date, extensions or policy any more: run `graders penalties "
+                                     "hw1_backprop`")
+    assert _digest(database) == before  # no migration, no penalty, no audit event written
+    assert graders("penalties", "hw1_backprop", cwd=hw1_course.root).returncode == 0
+    assert _digest(database) != before
+    assert graders("report", "hw1_backprop", "--out", str(tmp_path), cwd=hw1_course.root).stderr == ""
+
+
+def test_read_only_commands_create_no_database_and_refuse_an_outdated_one(hw1_course):
+    from sqlalchemy import create_engine, text
+
+    fresh = hw1_course.path("gradebook.db")
+    fresh.rename(hw1_course.path("kept.db"))
+    status = graders("status", cwd=hw1_course.root)
+    assert (status.returncode, status.stdout.strip()) == (0, "no grading runs yet")
+    assert graders("history", "hw1_backprop", "bob", cwd=hw1_course.root).returncode == 0
+    report = graders("report", "hw1_backprop", cwd=hw1_course.root)
+    assert report.returncode == 1 and "no homework in the gradebook yet" in report.stderr
+    assert not fresh.exists()  # opening a database to read it never creates one
+
+    hw1_course.path("kept.db").rename(fresh)
+    engine = create_engine(f"sqlite:///{fresh}")
+    with engine.begin() as connection:  # as a database left by an older graders
+        connection.execute(text("UPDATE graders_alembic_version SET version_num = '0003'"))
+    engine.dispose()
+    before = _digest(fresh)
+    outdated = graders("status", cwd=hw1_course.root)
+    assert outdated.returncode == 1
+    [line] = outdated.stderr.strip().splitlines()
+    assert "is at revision 0003" in line and "run `graders autograde`" in line
+    assert _digest(fresh) == before

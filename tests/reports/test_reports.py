@@ -141,3 +141,15 @@ def test_runtime_plot_of_a_large_class_is_a_histogram_not_hundreds_of_bars():
     with Image.open(io.BytesIO(small)) as a, Image.open(io.BytesIO(large)) as b:
         assert a.format == b.format == "PNG"
         assert b.size[1] < 2 * a.size[1]  # 200 bars would make the figure about 20 times taller
+
+
+def test_the_html_report_renders_a_hostile_student_id_as_text(store, graded_class: Course, tmp_path: Path):
+    from nbgrader.api import Gradebook
+
+    hostile = "<script>alert('pwned')</script>"
+    with Gradebook(graded_class.db_url, graded_class.course_id) as gradebook:
+        gradebook.update_or_create_student(hostile)
+    path = write_report(store, HW, "html", tmp_path)
+    soup = BeautifulSoup(path.read_text(), "html.parser")
+    assert not soup.find_all("script")
+    assert hostile in read_grades_table(path)["student"].tolist()

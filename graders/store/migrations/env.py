@@ -2,9 +2,8 @@
 
 from alembic import context
 
+from graders.store import VERSION_TABLE
 from graders.store.models import Base
-
-VERSION_TABLE = "graders_alembic_version"  # nbgrader's alembic uses alembic_version in the same database
 
 
 def run_migrations() -> None:
