@@ -49,7 +49,7 @@ def render(store: Store, hw: str) -> str:
         due = gradebook.find_assignment(hw).duedate
     analysis = item_analysis(table, graded)
     failures = runs[runs["state"] != AttemptState.DONE][["student", "notebook", "run_id", "number", "state", "reason"]]
-    figures = {"distribution": _png(plots.distribution(table)), "items": _png(plots.items(analysis)),
+    figures = {"distribution": _png(plots.distribution(table)), "questions": _png(plots.items(analysis)),
                "score_vs_time": _png(plots.score_vs_time(table, due)),
                "runtimes": _png(plots.runtimes(runs)) if len(runs) else None}
     return _environment().get_template(TEMPLATE).render(

@@ -159,6 +159,8 @@ def test_status_report_and_history_read_without_writing_anything(hw1_course, tmp
 def test_read_only_commands_create_no_database_and_refuse_an_outdated_one(hw1_course):
     from sqlalchemy import create_engine, text
 
+    from graders.store import Store
+
     fresh = hw1_course.path("gradebook.db")
     fresh.rename(hw1_course.path("kept.db"))
     status = graders("status", cwd=hw1_course.root)
@@ -169,6 +171,7 @@ def test_read_only_commands_create_no_database_and_refuse_an_outdated_one(hw1_co
     assert not fresh.exists()  # opening a database to read it never creates one
 
     hw1_course.path("kept.db").rename(fresh)
+    Store(hw1_course.db_url, hw1_course.course_id).close()  # the platform's tables, as any grading makes them
     engine = create_engine(f"sqlite:///{fresh}")
     with engine.begin() as connection:  # as a database left by an older graders
         connection.execute(text("UPDATE graders_alembic_version SET version_num = '0003'"))
