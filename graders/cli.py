@@ -88,26 +88,28 @@ def _sandbox_name(unsafe: bool) -> str:
 
 
 @app.command()
-def generate(hw: str, lang: Optional[str] = typer.Option(None, help="en or fr (default: the course's)"),
-             check: bool = typer.Option(False, "--check", help="only check that release/HW is up to date"),
+def generate(hw: str, lang: Optional[str] = typer.Option(None, help="only this language (default: every language "
+                                                                   "of the course, c.Graders.languages)"),
+             check: bool = typer.Option(False, "--check", help="only check that HW's releases are up to date"),
              course: Optional[Path] = CourseOption,
              unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox")) -> None:
-    """Write release/HW (student version) and the answer keys."""
+    """Write HW's student version in every language of the course (release/HW, release/LANG/HW) and its answer keys."""
     from graders.authoring.generate import generate as run_generate
     from graders.authoring.generate import stale_files
 
     c = _course(course)
+    langs = [lang] if lang else None
     if check:
-        stale = stale_files(c, hw, lang)
+        stale = stale_files(c, hw, langs)
         if stale:
-            err.print(f"error: release/{hw} is stale ({', '.join(stale)}): run `graders generate {hw}`")
+            err.print(f"error: the release of {hw} is stale (release/: {', '.join(stale)}): run `graders generate {hw}`")
             raise typer.Exit(1)
-        console.print(f"release/{hw} is up to date")
+        console.print(f"the release of {hw} is up to date ({', '.join(langs or c.languages)})")
         return
     with console.status(f"generating {hw} and running the instructor solution for its keys"):
-        result = run_generate(c, hw, lang, _sandbox_name(unsafe_no_sandbox))
-    console.print(f"released {result.release_dir}; keys: "
-                  + ", ".join(f"{nb} ({n} probes)" for nb, n in result.probes.items()))
+        result = run_generate(c, hw, langs, _sandbox_name(unsafe_no_sandbox))
+    console.print("released " + ", ".join(f"{path.relative_to(c.root)} ({lang})" for lang, path in result.release_dirs.items())
+                  + "; keys: " + ", ".join(f"{nb} ({n} probes)" for nb, n in result.probes.items()))
 
 
 @app.command()

@@ -27,6 +27,7 @@ GPU_MODES = ("none", "preferred", "required")
 INTEGER_LIMITS = ("cpu_s", "memory_mb", "processes", "scratch_mb", "file_mb")  # as in sandbox.Limits
 FILE_LIMITS = ("extra_file_mb", "extra_files_total_mb")  # the student's own files, as in Homework
 HOMEWORK_SETTINGS = {"gpu", "timeout_s", "cell_timeout_s", "preload", "student_may_replace", *INTEGER_LIMITS, *FILE_LIMITS}
+LANGUAGES = ("en", "fr")  # the languages instruction cells may be written in (cell.metadata.graders.lang)
 # Never released, never in a sandbox, whatever CourseDirectory.ignore says.
 INSTRUCTOR_ONLY = ("homework.toml", "mutants.toml")
 
@@ -78,7 +79,51 @@ class Course:
 
     @property
     def default_lang(self) -> str:
+        """`c.Graders.lang`: the course's language, released in release/<hw>/."""
         return str(self.config.Graders.get("lang", "en"))
+
+    @property
+    def languages(self) -> list[str]:
+        """`c.Graders.languages`, the default language first: every language `graders generate` releases.
+
+        Default: the course's language only. Raises CourseError (one line) for a language no notebook can
+        be written in, or one named like a homework (its release folder would be release/<lang>/).
+        """
+        default = self.default_lang
+        configured = list(self.config.Graders.get("languages", [default]))
+        unknown = [lang for lang in [default, *configured] if lang not in LANGUAGES]
+        if unknown:
+            raise CourseError(f"unknown language {unknown[0]!r} in c.Graders (choose from {', '.join(LANGUAGES)})")
+        if default not in configured:
+            raise CourseError(f"c.Graders.languages {configured} must include the course's language "
+                              f"c.Graders.lang = {default!r}")
+        clash = sorted(set(configured) & set(self.assignments()))
+        if clash:
+            raise CourseError(f"language {clash[0]!r} is also a homework's name: rename the homework")
+        return list(dict.fromkeys([default, *configured]))
+
+    def check_language(self, lang: str) -> str:
+        """Return `lang` if the course is released in it, else raise a one-line CourseError."""
+        if lang not in self.languages:
+            raise CourseError(f"{lang!r} is not a language of this course (c.Graders.languages: "
+                              f"{', '.join(self.languages)})")
+        return lang
+
+    def student_language(self, student: str) -> str:
+        """The language `student` gets homeworks, pages and feedback in: their entry in the roster
+        `c.Graders.student_languages` (student id -> language), else the course's language."""
+        lang = str(dict(self.config.Graders.get("student_languages", {})).get(student, self.default_lang))
+        if lang not in self.languages:
+            raise CourseError(f"c.Graders.student_languages gives {student} {lang!r}, not one of the course's "
+                              f"languages ({', '.join(self.languages)})")
+        return lang
+
+    def release_dir(self, hw: str, lang: str | None = None, root: Path | None = None) -> Path:
+        """Where the student version of `hw` in `lang` is released under `root` (default: the course's
+        release/): `<root>/<hw>` for the course's language, as nbgrader lays it out, `<root>/<lang>/<hw>`
+        for each other language."""
+        base = root if root is not None else self.path("release")
+        return base / hw if lang in (None, self.default_lang) else base / lang / hw
 
     @property
     def ignore(self) -> list[str]:
