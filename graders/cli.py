@@ -128,6 +128,7 @@ def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--stud
     from graders.grading.autograde import autograde as run_autograde
 
     c = _course(course)
+    c.check_assignment(hw)  # a mistyped homework is told before anything about the machine
     runners = runners_for(c.config, cluster, workers=workers, scheduler=scheduler)
     sandbox = _sandbox_name(unsafe_no_sandbox)
     if runners.kind == "local":  # the runners are this machine: what it enforces, or why it cannot grade (one line)
