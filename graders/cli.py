@@ -190,7 +190,7 @@ def report(hw: str = typer.Argument(..., help="a homework, or all"),
             raise UserError("no homework in the gradebook yet: run `graders generate HW` first")
         for name in hws:
             apply_penalties(c, store, name)  # an export never carries a penalty older than the policy
-        paths = write_reports(store, hws, format, out if out.is_absolute() else c.root / out)
+        paths = write_reports(store, hws, format, out if out.is_absolute() else c.root / out, c)
     finally:
         store.close()
     for path in paths:
@@ -274,7 +274,7 @@ def demo(course: Optional[Path] = CourseOption, workers: Optional[int] = typer.O
         console.print(table)
         store = Store(c.db_url, c.course_id)
         try:
-            paths = [write_report(store, hw, fmt, c.root / "reports") for fmt in FORMATS]
+            paths = [write_report(store, hw, fmt, c.root / "reports", c) for fmt in FORMATS]
         finally:
             store.close()
         console.print("reports: " + ", ".join(str(p.relative_to(c.root)) for p in paths))
@@ -330,6 +330,39 @@ def extend(hw: str, student: str, until: str = typer.Option(..., "--until", help
         store.close()
     console.print(f"{student} has until {parse_datetime(until):%Y-%m-%d %H:%M} UTC for {hw}")
     _print_penalty_changes(changes)
+
+
+@app.command()
+def allow(hw: str, student: str,
+          total: Optional[int] = typer.Option(None, "--total", help="graded submissions in all"),
+          per_day: Optional[int] = typer.Option(None, "--per-day", help="graded submissions in any 24 hours"),
+          min_delay_minutes: Optional[float] = typer.Option(None, "--min-delay-minutes",
+                                                            help="minutes between two submissions"),
+          closes: Optional[str] = typer.Option(None, "--closes", help="hard close, e.g. '2026-12-11 23:59 UTC'"),
+          course: Optional[Path] = CourseOption) -> None:
+    """Give STUDENT their own submission limits for HW (replacing any earlier grant; an option not given: the
+    homework's); recorded with who granted them."""
+    from graders.grading.deadlines import parse_datetime
+    from graders.store import Store
+    from graders.store.policies import allow as grant
+
+    c = _course(course)
+    if total is None and per_day is None and min_delay_minutes is None and closes is None:
+        raise UserError("give at least one of --total, --per-day, --min-delay-minutes, --closes")
+    store = Store(c.db_url, c.course_id)
+    try:
+        standing = grant(c, store, hw, student, total=total, per_day=per_day, min_delay_minutes=min_delay_minutes,
+                         closes=parse_datetime(closes) if closes else None)
+    finally:
+        store.close()
+    policy = standing.policy
+    limits = [f"{policy.total} in all" if policy.total else "", f"{policy.per_day} per 24 hours" if policy.per_day else "",
+              f"{policy.min_delay_minutes:g} min apart" if policy.min_delay_minutes else "",
+              f"until {standing.closes_at:%Y-%m-%d %H:%M} UTC" if standing.closes_at else ""]
+    console.print(f"{student} may submit {hw}: {', '.join(x for x in limits if x) or 'without limit'}; "
+                  f"{standing.used} used, " + (f"{standing.remaining} remaining" if standing.remaining is not None
+                                               else "no count limit")
+                  + (f" (now refused: {standing.refusal})" if standing.refusal else ""))
 
 
 @app.command()

@@ -21,12 +21,14 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from graders.contract import Limits
 from graders.errors import UserError
+from graders.grading.policy import SubmissionPolicy
 
 CONFIG_FILE = "nbgrader_config.py"
 GPU_MODES = ("none", "preferred", "required")
 INTEGER_LIMITS = ("cpu_s", "memory_mb", "processes", "scratch_mb", "file_mb")  # as in sandbox.Limits
 FILE_LIMITS = ("extra_file_mb", "extra_files_total_mb")  # the student's own files, as in Homework
-HOMEWORK_SETTINGS = {"gpu", "timeout_s", "cell_timeout_s", "preload", "student_may_replace", *INTEGER_LIMITS, *FILE_LIMITS}
+HOMEWORK_SETTINGS = {"gpu", "timeout_s", "cell_timeout_s", "preload", "student_may_replace", "submissions",
+                     *INTEGER_LIMITS, *FILE_LIMITS}
 LANGUAGES = ("en", "fr")  # the languages instruction cells may be written in (cell.metadata.graders.lang)
 # Never released, never in a sandbox, whatever CourseDirectory.ignore says.
 INSTRUCTOR_ONLY = ("homework.toml", "mutants.toml")
@@ -48,6 +50,7 @@ class Homework:
     student_may_replace: tuple[str, ...] = ()
     extra_file_mb: int = 100  # largest student file given to the grader (MiB; nbgrader: 100000 kB)
     extra_files_total_mb: int = 100  # all of a student's files together (MiB; nbgrader's max_dir_size)
+    policy: SubmissionPolicy = field(default_factory=SubmissionPolicy)  # the `[submissions]` table
 
     def may_replace(self, path: str) -> bool:
         """Whether a student's copy of homework file `path` (relative, "/"-separated) is graded instead."""
@@ -191,7 +194,11 @@ class Course:
             raise CourseError(f"{settings_file}: student_may_replace must be a list of paths")
         # nbgrader's own way to say the same, honoured so that a course's existing config keeps its meaning
         replace += list(self.config.Autograde.get("exclude_overwriting", {}).get(hw, []))
-        return Homework(hw, gpu, limits, preload, tuple(replace), extra_file_mb, extra_files_total_mb)
+        try:
+            policy = SubmissionPolicy.from_table(settings.get("submissions", {}))
+        except ValueError as exc:  # CourseError from the date parser too
+            raise CourseError(f"{settings_file}: [submissions] {exc}") from None
+        return Homework(hw, gpu, limits, preload, tuple(replace), extra_file_mb, extra_files_total_mb, policy)
 
     def students_with_submissions(self, hw: str) -> list[str]:
         submitted = self.path("submitted")

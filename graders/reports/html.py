@@ -18,23 +18,24 @@ from graders.reports import plots
 from graders.reports.analytics import item_analysis
 from graders.reports.table import attempts, grade_table, questions
 from graders.states import AttemptState
+from graders.course import Course
 from graders.store import Store
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:90%}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}"""
 
 
-def write(store: Store, hws: list[str], out_dir: Path) -> list[Path]:
+def write(store: Store, hws: list[str], out_dir: Path, course: Course | None = None) -> list[Path]:
     paths = []
     for hw in hws:
         path = out_dir / f"{hw}.html"
-        path.write_text(render(store, hw), encoding="utf-8")
+        path.write_text(render(store, hw, course), encoding="utf-8")
         paths.append(path)
     return paths
 
 
-def render(store: Store, hw: str) -> str:
-    table, graded, runs = grade_table(store, hw), questions(store, hw), attempts(store, hw)
+def render(store: Store, hw: str, course: Course | None = None) -> str:
+    table, graded, runs = grade_table(store, hw, course), questions(store, hw), attempts(store, hw)
     with store.gradebook() as gradebook:
         due = gradebook.find_assignment(hw).duedate
     analysis = item_analysis(table, graded)
