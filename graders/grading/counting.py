@@ -23,8 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from graders.course import Course
-from graders.grading.deadlines import (LateRules, extended_by, extension_until, naive_utc, notebook_penalty,
-                                       seconds_late)
+from graders.grading.deadlines import LateRules, extended_by, extension_until, naive_utc, notebook_penalty, seconds_late
 from graders.grading.policy import Counts
 from graders.states import AttemptState, JobState
 from graders.store.gradebook import final_score, find_submission

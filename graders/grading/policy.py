@@ -34,7 +34,7 @@ class SubmissionPolicy:
     closes: datetime | None = None  # hard close (naive UTC): submissions are refused after it
 
     @classmethod
-    def from_table(cls, table: object) -> "SubmissionPolicy":
+    def from_table(cls, table: object) -> SubmissionPolicy:
         """The policy of a `[submissions]` TOML table; ValueError (one line) for an unknown key or a bad value."""
         from graders.grading.deadlines import parse_datetime  # the one date parser (it imports graders.course)
 
@@ -54,11 +54,11 @@ class SubmissionPolicy:
         return cls(**check_limits({k: table.get(k) for k in ("total", "per_day", "min_delay_minutes")}),
                    counts=Counts(counts), closes=closes)
 
-    def overridden(self, **values: object) -> "SubmissionPolicy":
+    def overridden(self, **values: object) -> SubmissionPolicy:
         """This policy with the given fields replaced where they are not None (one student's override)."""
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 
-    def standing(self, handins: list[datetime], now: datetime, closes: datetime | None) -> "Standing":
+    def standing(self, handins: list[datetime], now: datetime, closes: datetime | None) -> Standing:
         """Where a student stands who handed in at `handins` (naive UTC), at `now`, their hard close being `closes`.
 
         `closes` is this policy's close as it applies to the student (moved by an extension: see

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from graders.reports.table import grade_table, lms_grade, student_names
 from graders.course import Course
+from graders.reports.table import grade_table, lms_grade, student_names
 from graders.store import Store
 
 ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graders.reports.table import grade_table
 from graders.course import Course
+from graders.reports.table import grade_table
 from graders.store import Store
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from graders.course import Course
 from graders.reports import plots
 from graders.reports.analytics import item_analysis
 from graders.reports.table import attempts, grade_table, questions
 from graders.states import AttemptState
-from graders.course import Course
 from graders.store import Store
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:90%}

@@ -20,6 +20,7 @@ from graders.grading.policy import Standing, SubmissionPolicy, check_limits
 from graders.store import Store, audit
 from graders.store.models import PolicyOverride, Submission
 
+
 def student_policy(session: Session, course: Course, hw: str, student: str) -> tuple[SubmissionPolicy, datetime | None]:
     """`student`'s policy for `hw` (the homework's, with their override) and their hard close (naive UTC)."""
     policy = course.homework(hw).policy

@@ -3,7 +3,6 @@ all read from the database."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from graders.course import Course
 from graders.hub.service import Exchange, GradingQueue
 from graders.reports.table import grade_table
 from graders.store import Store
-from tests.helpers import cell_scores, records, solved_notebook
+from tests.helpers import cell_scores, csv_report_row, records, solved_notebook
 from tests.integration.conftest import TINY, tiny_wrong
 
 HW = "hw1_backprop"
@@ -121,10 +120,7 @@ def test_a_late_submission_shows_the_score_of_the_csv_report(tiny_course: Course
     finally:
         queue.close()
         exchange.close()
-    result = subprocess.run([GRADERS, "report", TINY, "--format", "csv", "--out", str(tmp_path),
-                             "--course", str(tiny_course.root)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    row = pd.read_csv(tmp_path / f"{TINY}.csv").set_index("student").loc["bob"]
+    row = csv_report_row(tiny_course, TINY, "bob", tmp_path)
     assert row["late_penalty"] > 0 and row["final_score"] < row["raw_score"]
     assert (status["state"], status["late_penalty"]) == ("graded", pytest.approx(row["late_penalty"]))
     assert (status["score"], status["max_score"]) == (pytest.approx(row["final_score"]), row["max_score"])

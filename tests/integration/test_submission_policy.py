@@ -5,6 +5,7 @@ the hub and the CSV report."""
 from __future__ import annotations
 
 import getpass
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Iterator
 
 import nbformat
-import pandas as pd
 import pytest
 from tornado import web
 
@@ -23,6 +23,7 @@ from graders.hub.submissions import TIMESTAMP_FORMAT
 from graders.store import Store, audit
 from graders.store.policies import allow
 from tests.conftest import on_database
+from tests.helpers import csv_report_row
 from tests.integration.conftest import TINY, TINY_POINTS, tiny_solved, tiny_wrong
 
 GRADERS = str(Path(sys.executable).parent / "graders")
@@ -126,10 +127,7 @@ def test_the_hub_and_the_csv_report_use_the_submission_that_counts(course: Cours
     finally:
         queue.close()
         exchange.close()
-    result = subprocess.run([GRADERS, "report", TINY, "--format", "csv", "--out", str(tmp_path),
-                             "--course", str(course.root)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    row = pd.read_csv(tmp_path / f"{TINY}.csv").set_index("student").loc["bob"]
+    row = csv_report_row(course, TINY, "bob", tmp_path)
     late = 0.9  # a day late: 10 %
     full = sum(TINY_POINTS.values())
     expected = full * late if counts == "best" else TINY_POINTS["test_add"] * late
@@ -143,3 +141,21 @@ def test_the_hub_and_the_csv_report_use_the_submission_that_counts(course: Cours
         assert row["notes"].startswith("counts: the best graded submission, handed in ")
     else:
         assert status["counted_timestamp"] == status["timestamp"]
+
+
+def test_a_ta_gives_one_student_their_own_limits_from_the_command_line(course: Course) -> None:
+    with_policy(course, "total = 1\nper_day = 1")
+
+    def graders(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([GRADERS, *args, "--course", str(course.root)], capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "COLUMNS": "300"})  # rich wraps no table cell
+
+    granted = graders("allow", TINY, "bob", "--total", "3")
+    assert granted.returncode == 0, granted.stderr
+    assert " ".join(granted.stdout.split()) == f"bob may submit {TINY}: 3 in all, 1 per 24 hours; 0 used, 1 remaining"
+    for args, message in ((["--total", "0"], "error: total must be a whole number, at least 1, not 0"),
+                          ([], "error: give at least one of --total, --per-day, --min-delay-minutes, --closes")):
+        refused = graders("allow", TINY, "bob", *args)
+        assert (refused.returncode, refused.stderr.strip()) == (1, message)
+    history = graders("history", TINY, "bob")
+    assert history.returncode == 0 and "submissions.total" in history.stdout and "submission policy" in history.stdout

@@ -113,5 +113,6 @@ def test_a_language_the_course_cannot_release_is_a_one_line_error(course: Course
 
 def test_a_language_named_like_a_homework_is_refused(course: Course) -> None:
     course.path("source", "fr").mkdir()
+    course = configured(course, 'c.Graders.languages = ["en", "fr"]')
     with pytest.raises(CourseError, match="language 'fr' is also a homework's name"):
-        configured(course, 'c.Graders.languages = ["en", "fr"]').languages
+        course.student_language("amelie")

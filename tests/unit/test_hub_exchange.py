@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from nbgrader.utils import parse_utc
 from nbgrader.exchange.abc.exchange import ExchangeError
+from nbgrader.utils import parse_utc
 from tornado import web
 from tornado.ioloop import IOLoop
 
