@@ -15,7 +15,12 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
                             "mutants.toml", "homework.toml"]
 
 # The platform's own settings.
-c.Graders.lang = os.environ.get("GRADERS_LANG", "en")  # language of release/: "en" or "fr"
+c.Graders.lang = os.environ.get("GRADERS_LANG", "en")  # language of release/<hw>/: "en" or "fr"
+# Every language `graders generate` releases: the course's in release/<hw>/, each other in release/<lang>/<hw>/.
+c.Graders.languages = ["en", "fr"]
+# Each student's language (homework, hub pages, feedback); students not listed get c.Graders.lang.
+# A long roster can be read from a file here, e.g. dict(csv.reader(open(course_root / "languages.csv"))).
+# c.Graders.student_languages = {"amelie": "fr"}
 
 # Due dates (UTC unless a zone is given). Per-student extensions: `graders extend HW STUDENT --until ...`.
 c.Graders.due = {

@@ -88,26 +88,28 @@ def _sandbox_name(unsafe: bool) -> str:
 
 
 @app.command()
-def generate(hw: str, lang: Optional[str] = typer.Option(None, help="en or fr (default: the course's)"),
-             check: bool = typer.Option(False, "--check", help="only check that release/HW is up to date"),
+def generate(hw: str, lang: Optional[str] = typer.Option(None, help="only this language (default: every language "
+                                                                   "of the course, c.Graders.languages)"),
+             check: bool = typer.Option(False, "--check", help="only check that HW's releases are up to date"),
              course: Optional[Path] = CourseOption,
              unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox")) -> None:
-    """Write release/HW (student version) and the answer keys."""
+    """Write HW's student version in every language of the course (release/HW, release/LANG/HW) and its answer keys."""
     from graders.authoring.generate import generate as run_generate
     from graders.authoring.generate import stale_files
 
     c = _course(course)
+    langs = [lang] if lang else None
     if check:
-        stale = stale_files(c, hw, lang)
+        stale = stale_files(c, hw, langs)
         if stale:
-            err.print(f"error: release/{hw} is stale ({', '.join(stale)}): run `graders generate {hw}`")
+            err.print(f"error: the release of {hw} is stale (release/: {', '.join(stale)}): run `graders generate {hw}`")
             raise typer.Exit(1)
-        console.print(f"release/{hw} is up to date")
+        console.print(f"the release of {hw} is up to date ({', '.join(langs or c.languages)})")
         return
     with console.status(f"generating {hw} and running the instructor solution for its keys"):
-        result = run_generate(c, hw, lang, _sandbox_name(unsafe_no_sandbox))
-    console.print(f"released {result.release_dir}; keys: "
-                  + ", ".join(f"{nb} ({n} probes)" for nb, n in result.probes.items()))
+        result = run_generate(c, hw, langs, _sandbox_name(unsafe_no_sandbox))
+    console.print("released " + ", ".join(f"{path.relative_to(c.root)} ({lang})" for lang, path in result.release_dirs.items())
+                  + "; keys: " + ", ".join(f"{nb} ({n} probes)" for nb, n in result.probes.items()))
 
 
 @app.command()
@@ -126,6 +128,7 @@ def autograde(hw: str, student: Optional[list[str]] = typer.Option(None, "--stud
     from graders.grading.autograde import autograde as run_autograde
 
     c = _course(course)
+    c.check_assignment(hw)  # a mistyped homework is told before anything about the machine
     runners = runners_for(c.config, cluster, workers=workers, scheduler=scheduler)
     sandbox = _sandbox_name(unsafe_no_sandbox)
     if runners.kind == "local":  # the runners are this machine: what it enforces, or why it cannot grade (one line)
@@ -194,7 +197,7 @@ def report(hw: str = typer.Argument(..., help="a homework, or all"),
                 err.print(f"warning: the late penalties of {len(stale)} student(s) in {name} do not follow the "
                           f"course's due date, extensions or policy any more: run `graders penalties {name}`",
                           markup=False, highlight=False)
-        paths = write_reports(store, hws, format, out if out.is_absolute() else c.root / out)
+        paths = write_reports(store, hws, format, out if out.is_absolute() else c.root / out, c)
     finally:
         store.close()
     for path in paths:
@@ -278,7 +281,7 @@ def demo(course: Optional[Path] = CourseOption, workers: Optional[int] = typer.O
         console.print(table)
         store = Store(c.db_url, c.course_id)
         try:
-            paths = [write_report(store, hw, fmt, c.root / "reports") for fmt in FORMATS]
+            paths = [write_report(store, hw, fmt, c.root / "reports", c) for fmt in FORMATS]
         finally:
             store.close()
         console.print("reports: " + ", ".join(str(p.relative_to(c.root)) for p in paths))
@@ -334,6 +337,39 @@ def extend(hw: str, student: str, until: str = typer.Option(..., "--until", help
         store.close()
     console.print(f"{student} has until {parse_datetime(until):%Y-%m-%d %H:%M} UTC for {hw}")
     _print_penalty_changes(changes)
+
+
+@app.command()
+def allow(hw: str, student: str,
+          total: Optional[int] = typer.Option(None, "--total", help="graded submissions in all"),
+          per_day: Optional[int] = typer.Option(None, "--per-day", help="graded submissions in any 24 hours"),
+          min_delay_minutes: Optional[float] = typer.Option(None, "--min-delay-minutes",
+                                                            help="minutes between two submissions"),
+          closes: Optional[str] = typer.Option(None, "--closes", help="hard close, e.g. '2026-12-11 23:59 UTC'"),
+          course: Optional[Path] = CourseOption) -> None:
+    """Give STUDENT their own submission limits for HW (replacing any earlier grant; an option not given: the
+    homework's); recorded with who granted them."""
+    from graders.grading.deadlines import parse_datetime
+    from graders.store import Store
+    from graders.store.policies import allow as grant
+
+    c = _course(course)
+    if total is None and per_day is None and min_delay_minutes is None and closes is None:
+        raise UserError("give at least one of --total, --per-day, --min-delay-minutes, --closes")
+    store = Store(c.db_url, c.course_id)
+    try:
+        standing = grant(c, store, hw, student, total=total, per_day=per_day, min_delay_minutes=min_delay_minutes,
+                         closes=parse_datetime(closes) if closes else None)
+    finally:
+        store.close()
+    policy = standing.policy
+    limits = [f"{policy.total} in all" if policy.total else "", f"{policy.per_day} per 24 hours" if policy.per_day else "",
+              f"{policy.min_delay_minutes:g} min apart" if policy.min_delay_minutes else "",
+              f"until {standing.closes_at:%Y-%m-%d %H:%M} UTC" if standing.closes_at else ""]
+    console.print(f"{student} may submit {hw}: {', '.join(x for x in limits if x) or 'without limit'}; "
+                  f"{standing.used} used, " + (f"{standing.remaining} remaining" if standing.remaining is not None
+                                               else "no count limit")
+                  + (f" (now refused: {standing.refusal})" if standing.refusal else ""))
 
 
 @app.command()

@@ -21,12 +21,15 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from graders.contract import Limits
 from graders.errors import UserError
+from graders.grading.policy import SubmissionPolicy
 
 CONFIG_FILE = "nbgrader_config.py"
 GPU_MODES = ("none", "preferred", "required")
 INTEGER_LIMITS = ("cpu_s", "memory_mb", "processes", "scratch_mb", "file_mb")  # as in sandbox.Limits
 FILE_LIMITS = ("extra_file_mb", "extra_files_total_mb")  # the student's own files, as in Homework
-HOMEWORK_SETTINGS = {"gpu", "timeout_s", "cell_timeout_s", "preload", "student_may_replace", *INTEGER_LIMITS, *FILE_LIMITS}
+HOMEWORK_SETTINGS = {"gpu", "timeout_s", "cell_timeout_s", "preload", "student_may_replace", "submissions",
+                     *INTEGER_LIMITS, *FILE_LIMITS}
+LANGUAGES = ("en", "fr")  # the languages instruction cells may be written in (cell.metadata.graders.lang)
 # Never released, never in a sandbox, whatever CourseDirectory.ignore says.
 INSTRUCTOR_ONLY = ("homework.toml", "mutants.toml")
 
@@ -47,6 +50,7 @@ class Homework:
     student_may_replace: tuple[str, ...] = ()
     extra_file_mb: int = 100  # largest student file given to the grader (MiB; nbgrader: 100000 kB)
     extra_files_total_mb: int = 100  # all of a student's files together (MiB; nbgrader's max_dir_size)
+    policy: SubmissionPolicy = field(default_factory=SubmissionPolicy)  # the `[submissions]` table
 
     def may_replace(self, path: str) -> bool:
         """Whether a student's copy of homework file `path` (relative, "/"-separated) is graded instead."""
@@ -78,7 +82,51 @@ class Course:
 
     @property
     def default_lang(self) -> str:
+        """`c.Graders.lang`: the course's language, released in release/<hw>/."""
         return str(self.config.Graders.get("lang", "en"))
+
+    @property
+    def languages(self) -> list[str]:
+        """`c.Graders.languages`, the default language first: every language `graders generate` releases.
+
+        Default: the course's language only. Raises CourseError (one line) for a language no notebook can
+        be written in, or one named like a homework (its release folder would be release/<lang>/).
+        """
+        default = self.default_lang
+        configured = list(self.config.Graders.get("languages", [default]))
+        unknown = [lang for lang in [default, *configured] if lang not in LANGUAGES]
+        if unknown:
+            raise CourseError(f"unknown language {unknown[0]!r} in c.Graders (choose from {', '.join(LANGUAGES)})")
+        if default not in configured:
+            raise CourseError(f"c.Graders.languages {configured} must include the course's language "
+                              f"c.Graders.lang = {default!r}")
+        clash = sorted(set(configured) & set(self.assignments()))
+        if clash:
+            raise CourseError(f"language {clash[0]!r} is also a homework's name: rename the homework")
+        return list(dict.fromkeys([default, *configured]))
+
+    def check_language(self, lang: str) -> str:
+        """Return `lang` if the course is released in it, else raise a one-line CourseError."""
+        if lang not in self.languages:
+            raise CourseError(f"{lang!r} is not a language of this course (c.Graders.languages: "
+                              f"{', '.join(self.languages)})")
+        return lang
+
+    def student_language(self, student: str) -> str:
+        """The language `student` gets homeworks, pages and feedback in: their entry in the roster
+        `c.Graders.student_languages` (student id -> language), else the course's language."""
+        lang = str(dict(self.config.Graders.get("student_languages", {})).get(student, self.default_lang))
+        if lang not in self.languages:
+            raise CourseError(f"c.Graders.student_languages gives {student} {lang!r}, not one of the course's "
+                              f"languages ({', '.join(self.languages)})")
+        return lang
+
+    def release_dir(self, hw: str, lang: str | None = None, root: Path | None = None) -> Path:
+        """Where the student version of `hw` in `lang` is released under `root` (default: the course's
+        release/): `<root>/<hw>` for the course's language, as nbgrader lays it out, `<root>/<lang>/<hw>`
+        for each other language."""
+        base = root if root is not None else self.path("release")
+        return base / hw if lang in (None, self.default_lang) else base / lang / hw
 
     @property
     def ignore(self) -> list[str]:
@@ -146,7 +194,11 @@ class Course:
             raise CourseError(f"{settings_file}: student_may_replace must be a list of paths")
         # nbgrader's own way to say the same, honoured so that a course's existing config keeps its meaning
         replace += list(self.config.Autograde.get("exclude_overwriting", {}).get(hw, []))
-        return Homework(hw, gpu, limits, preload, tuple(replace), extra_file_mb, extra_files_total_mb)
+        try:
+            policy = SubmissionPolicy.from_table(settings.get("submissions", {}))
+        except ValueError as exc:  # CourseError from the date parser too
+            raise CourseError(f"{settings_file}: [submissions] {exc}") from None
+        return Homework(hw, gpu, limits, preload, tuple(replace), extra_file_mb, extra_files_total_mb, policy)
 
     def students_with_submissions(self, hw: str) -> list[str]:
         submitted = self.path("submitted")

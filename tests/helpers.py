@@ -4,9 +4,12 @@ and reading back the jobs and attempts the platform recorded for them."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from sqlalchemy import select
@@ -83,3 +86,12 @@ def cell_scores(course: Course, hw: str, students: list[str]) -> dict[tuple[str,
                 for student in students
                 for notebook in gradebook.find_submission(hw, student).notebooks
                 for grade in notebook.grades}
+
+
+def csv_report_row(course: Course, hw: str, student: str, out: Path) -> pd.Series:
+    """`student`'s row of `graders report HW --format csv`, as a TA exports it (run through the CLI into `out`)."""
+    result = subprocess.run([str(Path(sys.executable).parent / "graders"), "report", hw, "--format", "csv",
+                             "--out", str(out), "--course", str(course.root)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    return pd.read_csv(out / f"{hw}.csv").set_index("student").loc[student]

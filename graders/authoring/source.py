@@ -8,9 +8,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from graders import cells
-from graders.course import Course, CourseError
-
-LANGUAGES = ("en", "fr")
+from graders.course import LANGUAGES, Course, CourseError
 
 
 def select_language(notebook: NotebookNode, lang: str) -> NotebookNode:

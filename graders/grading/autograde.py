@@ -253,8 +253,8 @@ def _fail_unrunnable(run: _Run, planned: _Planned, reason: str) -> Outcome:
         session.add(Attempt(job_id=planned.job_id, number=1, state=AttemptState.FAILED, reason=reason,
                             finished_at=utcnow()))
         session.execute(update(Job).where(Job.id == planned.job_id).values(
-            state=JobState.FAILED, score=0.0, max_score=max_score, reason=reason, notes=planned.stamp_notes,
-            finished_at=utcnow()))
+            state=JobState.FAILED, score=0.0, max_score=max_score, grades=_auto_grades(verdicts), reason=reason,
+            notes=planned.stamp_notes, finished_at=utcnow()))
         _record_grades(run, session, planned, verdicts)
     return Outcome(planned.student, planned.notebook, OutcomeState.FAILED, 0.0, max_score, reason)
 
@@ -289,7 +289,7 @@ def _record_attempt(run: _Run, planned: _Planned, attempt: AttemptResult) -> Out
         session.flush()
         crash_point("attempt_written")
         session.execute(update(Job).where(Job.id == planned.job_id).values(
-            state=state, score=score, max_score=max_score, reason=execution.reason,
+            state=state, score=score, max_score=max_score, grades=_auto_grades(verdicts), reason=execution.reason,
             notes=planned.prepared.notes + execution.notes, finished_at=now))
         crash_point("job_written")
         _record_grades(run, session, planned, verdicts)
@@ -331,6 +331,11 @@ def _autograded_path(course: Course, hw: str, student: str, notebook: str) -> Pa
 
 def _score(verdicts: list[CellVerdict]) -> float:
     return round(sum(v.score or 0.0 for v in verdicts if v.kind != "manual"), 6)
+
+
+def _auto_grades(verdicts: list[CellVerdict]) -> dict[str, float]:
+    """grade id -> score of each autograded cell (what nbgrader's gradebook gets as its auto score)."""
+    return {v.grade_id: v.score or 0.0 for v in verdicts if v.kind != "manual"}
 
 
 def _max(verdicts: list[CellVerdict]) -> float:

@@ -113,7 +113,7 @@ def parse_datetime(text: str) -> datetime:
             if first.tzinfo is not None:
                 raise ValueError("two time zones given")
             first = first.replace(tzinfo=zone)
-        return _naive_utc(first)
+        return naive_utc(first)
     except (ValueError, OverflowError) as exc:
         raise CourseError(f"not a date and time: {str(text).strip()!r} ({exc})") from None
 
@@ -198,7 +198,7 @@ def grant_extension(course: Course, store: Store, hw: str, student: str, until: 
     with audit.acting("extension"), store.session() as session:
         extension = session.scalars(select(Extension).where(Extension.assignment == hw,
                                                             Extension.student == student)).first()
-        old = _naive_utc(extension.until) if extension else None
+        old = naive_utc(extension.until) if extension else None
         if extension is None:
             extension = Extension(assignment=hw, student=student)
             session.add(extension)
@@ -273,21 +273,40 @@ def _late_plan(session: Session, rules: LateRules,
                submission: SubmittedAssignment) -> tuple[timedelta | None, list[PenaltyChange]]:
     """The extension `submission` should carry, and its notebooks' penalties that differ from the stored ones."""
     student = submission.student_id
-    granted = session.scalars(select(Extension.until).where(Extension.assignment == rules.hw,
-                                                            Extension.student == student)).first()
-    extended, due = _naive_utc(granted) if granted else None, rules.due
-    # an extension granted before the due date was moved past it no longer extends anything
-    extension = extended - due if due is not None and extended is not None and extended > due else None
-    # as nbgrader's SubmittedAssignment.total_seconds_late, from the rules rather than the stored dates
-    deadline = None if due is None else due + (extension or timedelta(0))
-    seconds_late = 0.0 if submission.timestamp is None or deadline is None else \
-        max(0.0, (submission.timestamp - deadline).total_seconds())
+    extension = extended_by(rules.due, extension_until(session, rules.hw, student))
+    late = seconds_late(rules.due, submission.timestamp, extension)  # from the rules, not the stored dates
     changes = []
     for notebook in submission.notebooks:
-        penalty = _penalty(rules.policy, student, notebook.score, seconds_late)
+        penalty = notebook_penalty(rules, student, notebook.score, late)
         if notebook.late_submission_penalty != penalty:
             changes.append(PenaltyChange(student, notebook.name, notebook.late_submission_penalty, penalty))
     return extension, changes
+
+
+def extension_until(session: Session, hw: str, student: str) -> datetime | None:
+    """The end of `student`'s extension of `hw` (naive UTC), or None when they have none."""
+    granted = session.scalars(select(Extension.until).where(Extension.assignment == hw,
+                                                            Extension.student == student)).first()
+    return naive_utc(granted) if granted else None
+
+
+def extended_by(due: datetime | None, until: datetime | None) -> timedelta | None:
+    """How far an extension until `until` moves the due date `due`; None when it does not move it (an
+    extension granted before the due date was moved past it no longer extends anything)."""
+    return until - due if due is not None and until is not None and until > due else None
+
+
+def seconds_late(due: datetime | None, submitted_at: datetime | None, extension: timedelta | None) -> float:
+    """Seconds past the due date (moved by `extension`) of a hand-in at `submitted_at` (naive UTC), as nbgrader's
+    SubmittedAssignment.total_seconds_late: 0 when on time, or when either time is unknown."""
+    if submitted_at is None or due is None:
+        return 0.0
+    return max(0.0, (submitted_at - (due + (extension or timedelta(0)))).total_seconds())
+
+
+def notebook_penalty(rules: LateRules, student: str, score: float, seconds: float) -> float | None:
+    """The late penalty of one notebook scoring `score`, handed in `seconds` late, as `penalize` gives it."""
+    return _penalty(rules.policy, student, score, seconds)
 
 
 def _penalty(policy: LateSubmissionPlugin, student: str, score: float, seconds_late: float) -> float | None:
@@ -298,5 +317,6 @@ def _penalty(policy: LateSubmissionPlugin, student: str, score: float, seconds_l
     return None if penalty is None else min(max(0.0, float(penalty)), score)
 
 
-def _naive_utc(value: datetime) -> datetime:
+def naive_utc(value: datetime) -> datetime:
+    """`value` as naive UTC (an aware one converted; a naive one is UTC already)."""
     return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value

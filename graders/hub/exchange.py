@@ -7,7 +7,12 @@ call carries the server's JupyterHub API token, and the service decides who the
 caller is. The course's release/ folder is the released set and submissions land
 straight in submitted/, so nbgrader's release and collect steps have nothing to do.
 A submission's status (graders.hub.submissions.SubmissionStatus) is the service's
-reading of the course database: its state, when it arrived, why it failed.
+reading of the course database: its state, when it arrived, why it failed. A homework
+is fetched in the student's language (the service picks the release), and each listed
+homework carries `policy`, where the student stands under its submission policy
+(graders.grading.policy.Standing.as_dict: how many submissions remain, when the next is
+accepted), for a front-end to show before the student submits. A refusal is the
+service's one-line message, which the Assignments tab shows.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ class HubExchange(Exchange):
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            self.fail(f"grading service: {exc.code} {exc.reason}")
+            self.fail(_error_message(exc))
         except urllib.error.URLError as exc:
             self.fail(f"grading service unreachable at {url}: {exc.reason}")
 
@@ -78,6 +83,7 @@ class HubList(HubExchange, ExchangeList):
         folder = self.local_dir(assignment["assignment_id"])
         fetched = folder.is_dir()
         return {"course_id": assignment["course_id"], "assignment_id": assignment["assignment_id"],
+                "policy": assignment["policy"], "lang": assignment["lang"],
                 "status": "fetched" if fetched else "released",
                 "path": str(folder.resolve()) if fetched else "",
                 "notebooks": [{"notebook_id": p.stem, "path": str(p.resolve())}
@@ -96,7 +102,7 @@ class HubList(HubExchange, ExchangeList):
             "has_local_feedback": has_local, "has_exchange_feedback": ready, "feedback_updated": False,
             "local_feedback_path": str(local.resolve()) if has_local else None}
         return {"course_id": assignment["course_id"], "student_id": status["student"], "assignment_id": hw,
-                "status": "submitted", "submissions": [submission]}
+                "status": "submitted", "submissions": [submission], "policy": assignment["policy"]}
 
 
 class HubFetchAssignment(HubExchange, ExchangeFetchAssignment):
@@ -140,3 +146,12 @@ class HubFetchFeedback(HubExchange, ExchangeFetchFeedback):
         for notebook in answer["notebooks"]:
             (target / f"{notebook['notebook']}.html").write_text(to_html(hw, [notebook], status))
         self.log.info("Feedback for %s in %s", hw, target)
+
+
+def _error_message(error: urllib.error.HTTPError) -> str:
+    """The service's one-line reason (its JSON `message`), else the HTTP status."""
+    try:
+        message = json.loads(error.read()).get("message")
+    except (ValueError, AttributeError, OSError):
+        message = None
+    return str(message) if message else f"grading service: {error.code} {error.reason}"

@@ -19,6 +19,11 @@ database each time (graders.hub.submissions), and after a restart it grades what
 the database says is still waiting. Its Dask runners stay up between submissions,
 so their sandboxed kernels stay warm and a submission is graded in about a second
 instead of paying the start-up.
+
+Each student fetches a homework in their language (the course's roster,
+Course.student_language), and a hand-in is accepted only as the homework's submission
+policy allows (graders.store.policies: how many, how often, until when); the list of
+homeworks says where the student stands, and a refusal is one line the exchange shows.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from graders.grading.deadlines import due_date
 from graders.grading.submission import autograded_job
 from graders.hub import feedback, submissions
 from graders.states import SubmissionState
-from graders.store import Store
+from graders.store import Store, policies
 from graders.store.records import graded_job
 
 if TYPE_CHECKING:
@@ -71,16 +76,29 @@ class Exchange:
         self.store.close()
 
     def released(self) -> list[str]:
-        release = self.course.path("release")
-        return sorted(p.name for p in release.iterdir() if p.is_dir()) if release.is_dir() else []
+        """The homeworks released in the course's language (release/<hw>/)."""
+        return [hw for hw in self.course.assignments() if self.course.release_dir(hw).is_dir()]
 
-    def release_files(self, hw: str) -> dict[str, bytes]:
-        root = self.course.path("release", self._released(hw))
+    def release_files(self, student: str, hw: str) -> dict[str, bytes]:
+        """The files of `hw` as released in `student`'s language (Course.student_language), by relative path."""
+        lang = self.course.student_language(student)
+        root = self.course.release_dir(self._released(hw), lang)
+        if not root.is_dir():
+            raise web.HTTPError(404, f"{hw} is not released in {lang} yet: ask your teacher")
         return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
+    def policy(self, student: str, hw: str) -> dict:
+        """Where `student` stands under `hw`'s submission policy now, as graders.grading.policy.Standing.as_dict."""
+        with self.store.session() as session:
+            return policies.standing(session, self.course, hw, student).as_dict()
+
     def submit(self, student: str, hw: str, files: dict[str, bytes]) -> dict:
-        """Replace `student`'s submission of `hw` by `files`, stamped with the server's clock, and record it."""
-        expected = {p.name for p in self.course.path("release", self._released(hw)).glob("*.ipynb")}
+        """Replace `student`'s submission of `hw` by `files`, stamped with the server's clock, and record it.
+
+        Refused (HTTP 403, or 429 when waiting helps) with a one-line reason when the homework's submission
+        policy does not accept one more hand-in now.
+        """
+        expected = {p.name for p in self.course.release_dir(self._released(hw)).glob("*.ipynb")}
         unknown = sorted(set(files) - expected)
         if unknown:
             raise web.HTTPError(400, f"not a notebook of {hw}: {', '.join(unknown)}")
@@ -89,6 +107,10 @@ class Exchange:
         if any(len(data) > MAX_NOTEBOOK_BYTES for data in files.values()):
             raise web.HTTPError(413, f"a notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
         now = datetime.now(timezone.utc)
+        with self.store.session() as session:
+            standing = policies.standing(session, self.course, hw, student, now.replace(tzinfo=None))
+        if standing.refusal:
+            raise web.HTTPError(429 if standing.next_allowed_at else 403, f"{hw} not submitted: {standing.refusal}")
         target = self.course.submission_dir(student, hw)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{hw}-", dir=target.parent))
@@ -102,12 +124,12 @@ class Exchange:
         # after the files: a crash in between leaves files that `waiting` records (adopts) at the next start
         with self.store.session() as session:
             submissions.record(session, self.course, hw, student, now)
-            return submissions.status(session, hw, student).as_dict()
+            return submissions.status(session, self.course, hw, student).as_dict()
 
     def status(self, student: str, hw: str) -> dict | None:
         """`student`'s newest submission of `hw` as submissions.SubmissionStatus.as_dict, or None."""
         with self.store.session() as session:
-            found = submissions.status(session, hw, student)
+            found = submissions.status(session, self.course, hw, student)
         return found.as_dict() if found else None
 
     def students(self) -> list[str]:
@@ -219,19 +241,32 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data))
 
+    def write_error(self, status_code: int, **kwargs: object) -> None:
+        """An error as JSON `{"status": ..., "message": ...}` for the exchange (hub/exchange.py: the one line the
+        student's Assignments tab shows); a browser gets tornado's page."""
+        if "text/html" in self.request.headers.get("Accept", ""):
+            super().write_error(status_code, **kwargs)
+            return
+        error = kwargs.get("exc_info", (None, None))[1]
+        message = error.log_message if isinstance(error, web.HTTPError) and error.log_message else self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": status_code, "message": message}))
+
 
 class AssignmentsHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
         student = await self.target_student()
-        self.write_json([{"course_id": self.exchange.course.course_id, "assignment_id": hw,
-                          "status": self.exchange.status(student, hw)} for hw in self.exchange.released()])
+        lang = self.exchange.course.student_language(student)
+        self.write_json([{"course_id": self.exchange.course.course_id, "assignment_id": hw, "lang": lang,
+                          "status": self.exchange.status(student, hw), "policy": self.exchange.policy(student, hw)}
+                         for hw in self.exchange.released()])
 
 
 class ReleaseHandler(BaseHandler):
     @web.authenticated
     def get(self, hw: str) -> None:
-        files = self.exchange.release_files(hw)
+        files = self.exchange.release_files(self.current_user["name"], hw)
         self.write_json({name: base64.b64encode(data).decode() for name, data in files.items()})
 
 

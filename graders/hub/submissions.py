@@ -8,14 +8,15 @@ comes from the jobs that graded its content, by the rule autograde itself follow
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from graders.course import Course
-from graders.grading.deadlines import submission_time
+from graders.grading.counting import counted_handin
+from graders.grading.deadlines import late_rules, submission_time
 from graders.grading.submission import submitted_notebook
 from graders.states import JobState, SubmissionState
 from graders.store.gradebook import final_score, find_submission
@@ -36,10 +37,13 @@ class SubmissionStatus:
     state: SubmissionState
     timestamp: str  # when it arrived (server clock), in nbgrader's timestamp format
     reason: str | None = None  # why grading failed, per notebook
-    score: float | None = None  # once graded: the final score of the CSV report (late penalty applied)
+    # once its grading ended: the homework's final score in the CSV report (late penalty applied), from the
+    # hand-in that counts (this one; or, when the homework counts the best, maybe an earlier one)
+    score: float | None = None
     max_score: float | None = None
-    late_penalty: float | None = None
+    late_penalty: float | None = None  # of the hand-in that counts
     needs_manual: bool = False  # a manual question still waits for a grader
+    counted_timestamp: str | None = None  # when the hand-in that counts arrived (nbgrader's format); None: unknown
 
     def as_dict(self) -> dict:
         return {**asdict(self), "state": str(self.state)}
@@ -60,26 +64,27 @@ def latest(session: Session, hw: str, student: str) -> Submission | None:
                            .order_by(Submission.id.desc()).limit(1)).first()
 
 
-def status(session: Session, hw: str, student: str) -> SubmissionStatus | None:
-    """The state of `student`'s newest submission of `hw`, its score once graded; None if there is none."""
+def status(session: Session, course: Course, hw: str, student: str) -> SubmissionStatus | None:
+    """The state of `student`'s newest submission of `hw`, the homework's score once its grading ended; None if
+    there is none."""
     submission = latest(session, hw, student)
     if submission is None:
         return None
-    states, reasons = [], []
-    for notebook, sha in sorted(submission.notebooks.items()):
-        state, reason = _notebook_state(session, submission, notebook, sha)
-        states.append(state)
-        if reason:
-            reasons.append(f"{notebook}: {reason}")
-    state = next(s for s in PRECEDENCE if s in states)
-    result = SubmissionStatus(hw, student, state, _utc(submission.submitted_at).strftime(TIMESTAMP_FORMAT),
-                              "; ".join(reasons) or None if state == SubmissionState.FAILED else None)
-    graded = find_submission(session, hw, student) if state == SubmissionState.GRADED else None
-    if graded is None:
+    state, reason = _state(session, submission)
+    result = SubmissionStatus(hw, student, state, _utc(submission.submitted_at).strftime(TIMESTAMP_FORMAT), reason)
+    if not state.ended:
         return result
-    return SubmissionStatus(**{**asdict(result), "score": final_score(graded), "max_score": graded.max_score,
-                               "late_penalty": graded.late_submission_penalty or 0.0,
-                               "needs_manual": bool(graded.needs_manual_grade)})
+    graded = find_submission(session, hw, student)
+    counted = counted_handin(session, course, late_rules(course, hw), student) if graded is not None else None
+    if counted is not None:  # the homework counts the best graded hand-in, and that is an earlier one
+        return replace(result, score=counted.final_score, max_score=graded.max_score,
+                       late_penalty=counted.late_penalty or 0.0, needs_manual=bool(graded.needs_manual_grade),
+                       counted_timestamp=counted.submitted_at.strftime(TIMESTAMP_FORMAT))
+    if state != SubmissionState.GRADED:
+        return result
+    return replace(result, score=final_score(graded), max_score=graded.max_score,
+                   late_penalty=graded.late_submission_penalty or 0.0, needs_manual=bool(graded.needs_manual_grade),
+                   counted_timestamp=graded.timestamp.strftime(TIMESTAMP_FORMAT) if graded.timestamp else None)
 
 
 def waiting(session: Session) -> list[tuple[str, str]]:
@@ -87,10 +92,21 @@ def waiting(session: Session) -> list[tuple[str, str]]:
     newest = select(func.max(Submission.id)).group_by(Submission.assignment, Submission.student)
     found = []
     for submission in session.scalars(select(Submission).where(Submission.id.in_(newest)).order_by(Submission.id)):
-        current = status(session, submission.assignment, submission.student)
-        if current.state in (SubmissionState.QUEUED, SubmissionState.GRADING):
+        if _state(session, submission)[0] in (SubmissionState.QUEUED, SubmissionState.GRADING):
             found.append((submission.student, submission.assignment))
     return found
+
+
+def _state(session: Session, submission: Submission) -> tuple[SubmissionState, str | None]:
+    """The state of a hand-in, from its notebooks' (the first of PRECEDENCE), and why it failed."""
+    states, reasons = [], []
+    for notebook, sha in sorted(submission.notebooks.items()):
+        state, reason = _notebook_state(session, submission, notebook, sha)
+        states.append(state)
+        if reason:
+            reasons.append(f"{notebook}: {reason}")
+    state = next(s for s in PRECEDENCE if s in states)
+    return state, "; ".join(reasons) or None if state == SubmissionState.FAILED else None
 
 
 def adopt(session: Session, course: Course, released: list[str]) -> int:

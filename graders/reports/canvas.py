@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from graders.course import Course
 from graders.reports.table import grade_table, lms_grade, student_names
 from graders.store import Store
 
@@ -22,9 +23,9 @@ ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 NOTES = "Notes"
 
 
-def write(store: Store, hws: list[str], out_dir: Path) -> list[Path]:
+def write(store: Store, hws: list[str], out_dir: Path, course: Course | None = None) -> list[Path]:
     names = student_names(store)
-    tables = {hw: grade_table(store, hw).set_index("student") for hw in hws}
+    tables = {hw: grade_table(store, hw, course).set_index("student") for hw in hws}
     points = {"Student": "Points Possible", **{hw: float(t["max_score"].iloc[0]) if len(t) else None
                                                for hw, t in tables.items()}}
     rows = [points]

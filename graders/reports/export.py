@@ -1,4 +1,4 @@
-"""Writing report files: one module per format, each `write(store, homeworks, out_dir) -> paths`."""
+"""Writing report files: one module per format, each `write(store, homeworks, out_dir, course) -> paths`."""
 
 from __future__ import annotations
 
@@ -24,14 +24,17 @@ def released(store: Store, course: Course) -> list[str]:
     return [hw for hw in course.assignments() if hw in known]
 
 
-def write_reports(store: Store, hws: list[str], fmt: str, out_dir: Path) -> list[Path]:
-    """Write the report of homeworks `hws` in `fmt` under `out_dir` (LMS formats: one file for all)."""
+def write_reports(store: Store, hws: list[str], fmt: str, out_dir: Path, course: Course | None = None) -> list[Path]:
+    """Write the report of homeworks `hws` in `fmt` under `out_dir` (LMS formats: one file for all).
+
+    `course`: for each homework's submission policy (which submission counts); reports.table.grade_table.
+    """
     check_format(fmt)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return FORMATS[fmt](store, hws, out_dir)
+    return FORMATS[fmt](store, hws, out_dir, course)
 
 
-def write_report(store: Store, hw: str, fmt: str, out_dir: Path) -> Path:
+def write_report(store: Store, hw: str, fmt: str, out_dir: Path, course: Course | None = None) -> Path:
     """Write the report of one homework in `fmt` under `out_dir`; return the file's path."""
-    [path] = write_reports(store, [hw], fmt, out_dir)
+    [path] = write_reports(store, [hw], fmt, out_dir, course)
     return path

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from graders.course import Course
 from graders.reports import plots
 from graders.reports.analytics import item_analysis
 from graders.reports.table import attempts, grade_table, is_failed, questions
@@ -33,18 +34,18 @@ class Rows:
     rows: list[list]
 
 
-def write(store: Store, hws: list[str], out_dir: Path) -> list[Path]:
+def write(store: Store, hws: list[str], out_dir: Path, course: Course | None = None) -> list[Path]:
     paths = []
     for hw in hws:
         path = out_dir / f"{hw}.html"
-        path.write_text(render(store, hw), encoding="utf-8")
+        path.write_text(render(store, hw, course), encoding="utf-8")
         paths.append(path)
     return paths
 
 
-def render(store: Store, hw: str) -> str:
+def render(store: Store, hw: str, course: Course | None = None) -> str:
     """The report of `hw` as one HTML page (every value escaped by the template)."""
-    table, graded, runs = grade_table(store, hw), questions(store, hw), attempts(store, hw)
+    table, graded, runs = grade_table(store, hw, course), questions(store, hw), attempts(store, hw)
     with store.gradebook() as gradebook:
         due = gradebook.find_assignment(hw).duedate
     analysis = item_analysis(table, graded)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from graders.course import Course
 from graders.reports.table import grade_table, lms_grade, student_names
 from graders.store import Store
 
@@ -26,9 +27,9 @@ def feedback_column(hw: str) -> str:
     return f"{hw} (Feedback)"
 
 
-def write(store: Store, hws: list[str], out_dir: Path) -> list[Path]:
+def write(store: Store, hws: list[str], out_dir: Path, course: Course | None = None) -> list[Path]:
     names = student_names(store)
-    tables = {hw: grade_table(store, hw).set_index("student") for hw in hws}
+    tables = {hw: grade_table(store, hw, course).set_index("student") for hw in hws}
     rows = []
     for student in sorted(names):
         first, last = names[student]

@@ -18,9 +18,12 @@ import pandas as pd
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import select
 
+from graders.course import Course
+from graders.grading.counting import Counted, counted_handin
+from graders.grading.deadlines import late_rules
 from graders.states import FINAL_JOB_STATES, JobState
 from graders.store import Store
-from graders.store.gradebook import final_score
+from graders.store.gradebook import final_score, released_assignment
 from graders.store.models import Attempt, Job
 
 GRADED, NEEDS_MANUAL, MISSING, FAILED = "graded", "needs manual", "missing", "failed"
@@ -47,9 +50,13 @@ def questions(store: Store, hw: str) -> list[Question]:
                 for nb in assignment.notebooks for cell in nb.grade_cells]
 
 
-def grade_table(store: Store, hw: str) -> pd.DataFrame:
+def grade_table(store: Store, hw: str, course: Course | None = None) -> pd.DataFrame:
     """Columns: student, one per question (`notebook:grade_id`), raw_score, late_penalty, final_score,
     max_score, needs_manual, status, submitted_at (UTC), hours_late, notes.
+
+    A row is the student's submission that counts: nbgrader's gradebook (the newest graded); with `course`,
+    the one its homework's submission policy counts (`counts = "best"`: maybe an earlier graded hand-in,
+    graders.grading.counting, and a note says so). Every export passes the course.
 
     status is "graded", "needs manual", "failed: <reason>" or "missing"; final_score is empty unless the
     submission was graded (possibly still waiting for a manual grade). A submission whose time is unknown
@@ -60,10 +67,12 @@ def grade_table(store: Store, hw: str) -> pd.DataFrame:
     failures, notes = _failures(latest), _notes(latest)
     graded = questions(store, hw)
     max_score = sum(q.max_score for q in graded)
+    counted = _counted(store, course, hw) if course is not None else {}
     rows = []
     with store.gradebook() as gradebook:
         for student in sorted(s.id for s in gradebook.students):
-            rows.append(_row(gradebook, hw, student, graded, max_score, failures) | {"notes": notes.get(student, "")})
+            row = _row(gradebook, hw, student, graded, max_score, failures) | {"notes": notes.get(student, "")}
+            rows.append(_counted_row(row, counted[student], graded) if student in counted else row)
     columns = ["student", *[q.column for q in graded], "raw_score", "late_penalty", "final_score", "max_score",
                "needs_manual", "status", "submitted_at", "hours_late", "notes"]
     return pd.DataFrame(rows, columns=columns)
@@ -97,6 +106,25 @@ def _row(gradebook: Gradebook, hw: str, student: str, graded: list[Question], ma
                needs_manual=needs_manual, status=status, submitted_at=submission.timestamp,
                hours_late=round(submission.total_seconds_late / 3600, 2) if known_time else None)
     return row
+
+
+def _counted(store: Store, course: Course, hw: str) -> dict[str, Counted]:
+    """student -> the graded hand-in that counts instead of the gradebook's submission, for those who have one."""
+    rules = late_rules(course, hw)
+    with store.session() as session:
+        students = [s.student_id for s in released_assignment(session, hw).submissions]
+        found = {student: counted_handin(session, course, rules, student) for student in students}
+    return {student: counted for student, counted in found.items() if counted is not None}
+
+
+def _counted_row(row: dict, counted: Counted, graded: list[Question]) -> dict:
+    """`row` (the gradebook's submission) with the scores and time of the hand-in that counts instead."""
+    note = f"counts: the best graded submission, handed in {counted.submitted_at:%Y-%m-%d %H:%M} UTC"
+    return row | {question.column: counted.grades.get((question.notebook, question.name)) for question in graded} | {
+        "raw_score": counted.raw_score, "late_penalty": counted.late_penalty or 0.0,
+        "final_score": counted.final_score, "status": NEEDS_MANUAL if row["needs_manual"] else GRADED,
+        "submitted_at": counted.submitted_at, "hours_late": round(counted.seconds_late / 3600, 2),
+        "notes": "; ".join(n for n in (note, row["notes"]) if n)}
 
 
 def _latest_jobs(store: Store, hw: str) -> dict[tuple[str, str], Job]:

@@ -57,6 +57,9 @@ class Job(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     # Sentences for the TA and the student about this grading (cells restored, outputs capped, files not given...).
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # grade id -> auto score of each autograded cell, as the verdict gave it (nbgrader's gradebook keeps only the
+    # newest grading's; a homework whose best submission counts needs every one's). None: graded before 0006.
+    grades: Mapped[dict[str, float] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     run: Mapped[GradingRun] = relationship(back_populates="jobs")
@@ -113,6 +116,23 @@ class Extension(Base):
     assignment: Mapped[str] = mapped_column(String(128), index=True)
     student: Mapped[str] = mapped_column(String(128))
     until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_by: Mapped[str] = mapped_column(String(128))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PolicyOverride(Base):
+    """A student's own submission limits for a homework, granted by a person (`graders allow`); the latest grant
+    replaces the previous one. None: the homework's (homework.toml)."""
+
+    __tablename__ = "graders_policy_override"
+    __table_args__ = (UniqueConstraint("assignment", "student"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment: Mapped[str] = mapped_column(String(128), index=True)
+    student: Mapped[str] = mapped_column(String(128))
+    total: Mapped[int | None] = mapped_column(Integer)
+    per_day: Mapped[int | None] = mapped_column(Integer)
+    min_delay_minutes: Mapped[float | None] = mapped_column(Float)
+    closes: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     granted_by: Mapped[str] = mapped_column(String(128))
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -3,7 +3,6 @@ all read from the database."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,11 +10,14 @@ import nbformat
 import pandas as pd
 import pytest
 
+from graders.authoring.demo import fill_solutions
+from graders.authoring.source import instructor_notebook
+from graders.authoring.validate import load_mutants, mutate
 from graders.course import Course
 from graders.hub.service import Exchange, GradingQueue
 from graders.reports.table import grade_table
 from graders.store import Store
-from tests.helpers import records, solved_notebook
+from tests.helpers import cell_scores, csv_report_row, records, solved_notebook
 from tests.integration.conftest import TINY, tiny_wrong
 
 HW = "hw1_backprop"
@@ -118,10 +120,7 @@ def test_a_late_submission_shows_the_score_of_the_csv_report(tiny_course: Course
     finally:
         queue.close()
         exchange.close()
-    result = subprocess.run([GRADERS, "report", TINY, "--format", "csv", "--out", str(tmp_path),
-                             "--course", str(tiny_course.root)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    row = pd.read_csv(tmp_path / f"{TINY}.csv").set_index("student").loc["bob"]
+    row = csv_report_row(tiny_course, TINY, "bob", tmp_path)
     assert row["late_penalty"] > 0 and row["final_score"] < row["raw_score"]
     assert (status["state"], status["late_penalty"]) == ("graded", pytest.approx(row["late_penalty"]))
     assert (status["score"], status["max_score"]) == (pytest.approx(row["final_score"]), row["max_score"])
@@ -146,3 +145,28 @@ def test_an_error_that_stops_grading_is_the_submissions_reason_until_it_is_grade
     finally:
         queue.close()
         exchange.close()
+
+
+def test_an_english_and_a_french_student_fetch_their_language_and_are_graded_the_same(hw1_course: Course) -> None:
+    config = hw1_course.path("nbgrader_config.py")
+    config.write_text(config.read_text() + '\nc.Graders.student_languages = {"amelie": "fr"}\n')
+    course = Course.load(hw1_course.root)
+    exchange = Exchange(course)
+    queue = GradingQueue(exchange, workers=1)
+    mistake = load_mutants(course, HW)[0]  # the same answers, one of them wrong: partial credit
+    try:
+        for student, lang in (("alice", "en"), ("amelie", "fr")):
+            fetched = nbformat.reads(exchange.release_files(student, HW)[f"{HW}.ipynb"].decode(), 4)
+            assert fetched.metadata.graders.lang == lang
+            answered = mutate(fill_solutions(fetched, instructor_notebook(course, HW, HW, lang)), mistake)
+            exchange.submit(student, HW, {f"{HW}.ipynb": nbformat.writes(answered).encode()})
+            queue.grade(student, HW)
+        english, french = exchange.status("alice", HW), exchange.status("amelie", HW)
+    finally:
+        queue.close()
+        exchange.close()
+    assert english["state"] == french["state"] == "graded"
+    assert 0 < english["score"] == french["score"] < english["max_score"]
+    scores = cell_scores(course, HW, ["alice", "amelie"])
+    graded = {cell for _, cell in scores}
+    assert graded and all(scores["alice", cell] == scores["amelie", cell] for cell in graded)

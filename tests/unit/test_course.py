@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -79,3 +80,39 @@ def test_a_bad_setting_is_a_one_line_error_naming_the_file(course: Course, text:
     with pytest.raises(CourseError, match=message) as error:
         course.homework("hw_x")
     assert "homework.toml" in str(error.value) and "\n" not in str(error.value)
+
+
+def configured(course: Course, text: str) -> Course:
+    config = course.path("nbgrader_config.py")
+    config.write_text(config.read_text() + "\n" + text + "\n")
+    return Course.load(course.root)
+
+
+def test_the_course_language_is_released_as_nbgrader_lays_it_out_and_each_other_beside(course: Course) -> None:
+    course = configured(course, 'c.Graders.lang = "fr"\nc.Graders.languages = ["en", "fr"]')
+    assert course.languages == ["fr", "en"]
+    assert course.release_dir("hw_x") == course.release_dir("hw_x", "fr") == course.path("release", "hw_x")
+    assert course.release_dir("hw_x", "en") == course.path("release", "en", "hw_x")
+
+
+def test_each_student_gets_the_language_of_the_roster_else_the_courses(course: Course) -> None:
+    course = configured(course, 'c.Graders.languages = ["en", "fr"]\nc.Graders.student_languages = {"amelie": "fr"}')
+    assert (course.student_language("amelie"), course.student_language("bob")) == ("fr", "en")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('c.Graders.languages = ["en", "de"]', "unknown language 'de'"),
+    ('c.Graders.languages = ["fr"]', "must include the course's language c.Graders.lang = 'en'"),
+    ('c.Graders.student_languages = {"amelie": "fr"}', "gives amelie 'fr', not one of the course's languages (en)"),
+])
+def test_a_language_the_course_cannot_release_is_a_one_line_error(course: Course, text: str, message: str) -> None:
+    course = configured(course, 'c.Graders.languages = ["en"]\n' + text)
+    with pytest.raises(CourseError, match=re.escape(message)):
+        course.student_language("amelie")
+
+
+def test_a_language_named_like_a_homework_is_refused(course: Course) -> None:
+    course.path("source", "fr").mkdir()
+    course = configured(course, 'c.Graders.languages = ["en", "fr"]')
+    with pytest.raises(CourseError, match="language 'fr' is also a homework's name"):
+        course.student_language("amelie")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import shutil
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from nbgrader.exchange.abc.exchange import ExchangeError
 from nbgrader.utils import parse_utc
 from tornado import web
+from tornado.ioloop import IOLoop
 
-from graders.hub.service import Exchange
+from graders.hub.exchange import HubExchange
+from graders.hub.service import BaseHandler, Exchange
 from tests.conftest import REPO, new_course
 
 HW = "hw1_backprop"
@@ -28,9 +34,9 @@ def exchange(tmp_path: Path) -> Iterator[Exchange]:
 
 def test_released_homeworks_are_the_release_folders(exchange: Exchange) -> None:
     assert exchange.released() == [HW]
-    assert f"{HW}.ipynb" in exchange.release_files(HW)
+    assert f"{HW}.ipynb" in exchange.release_files("alice", HW)
     with pytest.raises(web.HTTPError) as error:
-        exchange.release_files("hw3_structured")
+        exchange.release_files("alice", "hw3_structured")
     assert error.value.status_code == 404
 
 
@@ -76,3 +82,35 @@ def test_only_the_homeworks_notebooks_can_be_submitted(exchange: Exchange, name:
         exchange.submit("alice", HW, {name: b"{}"})
     assert error.value.status_code == 400
     assert not exchange.course.path("submitted").exists()
+
+
+class Refusing(BaseHandler):
+    """The service's handlers' error path (BaseHandler.write_error), without the hub's login."""
+
+    def post(self, hw: str) -> None:
+        raise web.HTTPError(403, f"{hw} not submitted: all 2 submissions used")
+
+
+@pytest.fixture
+def refusing_service() -> Iterator[str]:
+    started: queue.Queue = queue.Queue()
+
+    def serve() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        server = web.Application([(r"/api/assignments/([^/]+)/submit", Refusing)]).listen(0, "127.0.0.1")
+        loop = IOLoop.current()
+        started.put((loop, next(iter(server._sockets.values())).getsockname()[1]))
+        loop.start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    loop, port = started.get(timeout=30)
+    yield f"http://127.0.0.1:{port}/"
+    loop.add_callback(loop.stop)
+    thread.join(timeout=30)
+
+
+def test_a_refusal_reaches_the_assignments_tab_as_the_services_one_line(refusing_service: str) -> None:
+    with pytest.raises(ExchangeError) as error:
+        HubExchange(service_url=refusing_service).call("POST", f"api/assignments/{HW}/submit", {"files": {}})
+    assert str(error.value) == f"{HW} not submitted: all 2 submissions used"
