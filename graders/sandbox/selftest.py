@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scratch", default=kernel.SCRATCH)
     args, _ = parser.parse_known_args(argv)  # the kernel's other arguments, which a sandbox may add
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG, as in the kernel
-    kernel._set_scratch(args.scratch)
+    kernel._set_folders(args.scratch, kernel.FILES)
     report: dict = {"failed": None, "isolated": args.isolate}
     try:
         if args.uid is not None:
@@ -73,7 +73,7 @@ def _child(write: int, args: argparse.Namespace) -> None:
             if os.fork() != 0:  # C1 waits; its child is pid 1 of the new PID namespace
                 os.wait()
                 os._exit(0)
-            _step("private scratch tmpfs", kernel._private_scratch, {"scratch_mb": 1})
+            _step("private scratch tmpfs", kernel._private_scratch, {"scratch_mb": 1}, 0)
         _step("dropping capabilities", kernel._drop_capabilities)
         report.update(_limits_and_network(args.port))
     except _Failed as exc:
