@@ -189,13 +189,10 @@ class GradingQueue:
 
 
 def student_language(course: Course, student: str) -> str:
-    """`student`'s language: graders.hub.languages.student_language (branch `lang`, #16 item 3) once merged;
-    until then the course's (`c.Graders.lang`). The one place that decides it for the service."""
-    try:
-        from graders.hub.languages import student_language as from_roster
-    except ImportError:
-        return course.default_lang
-    return from_roster(course, student)
+    """`student`'s language, the one place the service asks: the roster's (branch `lang`, #16 item 3, gives
+    the course `Course.student_language`), until that is merged the course's own (`c.Graders.lang`)."""
+    from_roster = getattr(course, "student_language", None)
+    return from_roster(student) if from_roster is not None else course.default_lang
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
@@ -253,13 +250,13 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         if "/api/" in self.request.path:
             self.write_json({"error": message or self._reason})
             return
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(pages.render("error.html", self.exchange.course.default_lang, status_code=status_code,
-                                 title=self._reason, message=message))
+        self.write_page(pages.render("error.html", self.exchange.course.default_lang, status_code=status_code,
+                                     title=self._reason, message=message))
 
-    def render_page(self, template: str, **context: object) -> None:
+    def write_page(self, page: str) -> None:
+        """A page that graders.hub.pages rendered."""
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(pages.render(template, self.lang, **context))
+        self.finish(page)
 
     def feedback_url(self, hw: str, student: str | None = None) -> str:
         url = url_path_join(self.settings["prefix"], "feedback", hw)
@@ -313,8 +310,7 @@ class FeedbackHandler(BaseHandler):
         notebooks = self.exchange.feedback(student, hw, lang=self.lang, reveal=self.reveal(hw)) \
             if SubmissionState(status["state"]).ended else []
         if self.get_argument("format", "json") == "html" or "text/html" in self.request.headers.get("Accept", ""):
-            self.set_header("Content-Type", "text/html; charset=utf-8")
-            self.finish(pages.feedback_page(hw, notebooks, status, self.lang))
+            self.write_page(pages.feedback_page(hw, notebooks, status, self.lang))
         else:
             self.write_json({"status": status, "lang": self.lang, "notebooks": notebooks})
 
@@ -352,7 +348,7 @@ class HomeHandler(BaseHandler):
                 if status is not None:
                     rows.append({"student": student, "hw": hw, "view": pages.submission_view(status, self.lang),
                                  "feedback_url": self.feedback_url(hw, student)})
-        self.render_page("home.html", staff=staff, rows=rows)
+        self.write_page(pages.render("home.html", self.lang, staff=staff, rows=rows))
 
 
 def make_app(course: Course, *, prefix: str, reveal_after_due: bool,
