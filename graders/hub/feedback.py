@@ -42,7 +42,10 @@ def build(notebook_path: Path, *, lang: str = "en", reveal: bool = False,
             continue  # not graded, or worth nothing: not a question
         name = cells.grade_id(cell)
         mark = marks.get(name)
-        score = mark.score if mark is not None and mark.score is not None else verdict.get("score")
+        # the gradebook's score (a TA's, or the autograder's with extra credit), but not its 0 for a
+        # question nobody graded yet
+        waits = verdict.get("score") is None and not (mark and mark.by_person)
+        score = verdict.get("score") if mark is None or waits else mark.score
         question = {"cell": name, "kind": verdict.get("kind"), "score": score, "max_points": verdict["max_points"],
                     "by_ta": bool(mark and mark.by_person), "comment": mark.comment if mark else None,
                     "message": _said(verdict.get("message", ""), verdict.get("why"), gettext),

@@ -266,9 +266,13 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 class AssignmentsHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        student = await self.target_student()
-        self.write_json([{"course_id": self.exchange.course.course_id, "assignment_id": hw,
-                          "status": self.exchange.status(student, hw)} for hw in self.exchange.released()])
+        self.write_json(self.assignments(await self.target_student()))
+
+    def assignments(self, student: str) -> list[dict]:
+        """Each released homework with `student`'s submission status (None: none yet), as the exchange and
+        the student's Jupyter read it; a submission policy, when the homework has one, under "policy"."""
+        return [{"course_id": self.exchange.course.course_id, "assignment_id": hw,
+                 "status": self.exchange.status(student, hw)} for hw in self.exchange.released()]
 
 
 class ReleaseHandler(BaseHandler):
@@ -315,20 +319,17 @@ class FeedbackHandler(BaseHandler):
             self.write_json({"status": status, "lang": self.lang, "notebooks": notebooks})
 
 
-class GradesHandler(BaseHandler):
+class GradesHandler(AssignmentsHandler):
     """What the student's Jupyter shows (graders.hub.serverext, the graders-hub JupyterLab extension): each
-    released homework with its submission's state, score and feedback link, in the student's words."""
+    released homework with its submission's state, score, policy and feedback link, in the student's words."""
 
     @web.authenticated
     async def get(self) -> None:
-        student = await self.target_student()
         translations = i18n.translations(self.lang)
-        homeworks = []
-        for hw in self.exchange.released():
-            status = self.exchange.status(student, hw)
-            homeworks.append({"assignment_id": hw, "status": status,
-                              "feedback_url": self.feedback_url(hw) if status else None,
-                              **pages.submission_view(status, self.lang)})
+        homeworks = [{"assignment_id": a["assignment_id"], "status": a["status"],
+                      "feedback_url": self.feedback_url(a["assignment_id"]) if a["status"] else None,
+                      **pages.submission_view(a["status"], self.lang, a.get("policy"))}
+                     for a in self.assignments(await self.target_student())]
         self.write_json({"lang": self.lang, "homeworks": homeworks,
                          "labels": {key: translations.gettext(text) for key, text in pages.LABELS.items()}})
 

@@ -67,7 +67,7 @@ def _graded_with_feedback_and_resubmitted(exchange: Exchange, queue: GradingQueu
     assert (status["state"], status["reason"], status["needs_manual"]) == ("graded", None, True)
     assert (status["score"], status["max_score"]) == (row["final_score"], row["max_score"])  # the manual part waits
     [notebook] = exchange.feedback("alice", HW)
-    tests = [t for cell in notebook["cells"] for t in cell["tests"]]
+    tests = [t for question in notebook["questions"] for t in question["tests"]]
     assert tests and all(t["passed"] and t["points"] == t["max_points"] for t in tests)
 
     # Resubmitting the same notebook: its content is graded already, so it is not graded again.

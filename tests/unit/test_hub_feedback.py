@@ -80,6 +80,12 @@ def test_the_page_says_the_points_first_then_the_failed_tests_rounded_for_people
     assert "intro" not in page and "Read this first" not in page
 
 
+def test_a_manual_question_says_graded_by_your_ta_until_a_ta_grades_it(tmp_path: Path) -> None:
+    ungraded = {"q_why": CellMark(0.0, False, None)}  # what the gradebook's Grade.score says before that
+    page = text(pages.feedback_page("hw", [feedback.build(autograded(tmp_path), marks=ungraded)], STATUS, "en"))
+    assert "q_why – / 2 graded by your TA" in page
+
+
 def test_a_manual_question_shows_the_tas_score_and_comment_once_graded(tmp_path: Path) -> None:
     marks = {"q_why": CellMark(1.5, True, "Good, but say why ReLU."), "test_thirds": CellMark(3.0, True, None),
              "mlp": CellMark(None, False, "Clean code.")}
