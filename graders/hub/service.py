@@ -19,6 +19,11 @@ database each time (graders.hub.submissions), and after a restart it grades what
 the database says is still waiting. Its Dask runners stay up between submissions,
 so their sandboxed kernels stay warm and a submission is graded in about a second
 instead of paying the start-up.
+
+What people read comes through graders.hub.pages: the home page, a submission's
+feedback and error pages are Jinja2 templates, escaped, in the reader's language;
+`api/grades` gives the student's Jupyter (graders.hub.serverext and its front end)
+each homework's state, score, policy and feedback link, in the student's words.
 """
 
 from __future__ import annotations
