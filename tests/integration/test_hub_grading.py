@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from nbgrader.api import Gradebook
 
 from graders.course import Course
 from graders.hub.service import Exchange, GradingQueue
@@ -30,7 +31,7 @@ def report_row(course: Course, hw: str, student: str) -> pd.Series:
         store.close()
 
 
-def test_submission_is_graded_and_its_feedback_lists_every_test(hw1_course: Course) -> None:
+def test_submission_is_graded_and_its_feedback_lists_every_test_then_the_tas_grade(hw1_course: Course) -> None:
     exchange = Exchange(hw1_course)
     queue = GradingQueue(exchange, workers=1)
     try:
@@ -76,6 +77,19 @@ def _graded_with_feedback_and_resubmitted(exchange: Exchange, queue: GradingQueu
     queue.grade("alice", HW)
     assert exchange.status("alice", HW) == resubmitted
     assert len(records(hw1_course)[0]["alice"]) == 1
+
+    # A written answer waits for the TA; once graded in formgrader (nbgrader's gradebook), the feedback
+    # gives the TA's score and comment.
+    written = {q["cell"]: q for q in notebook["questions"]}["q_backprop"]
+    assert (written["score"], written["result"]) == (None, "waiting")
+    with Gradebook(hw1_course.db_url, hw1_course.course_id) as gradebook:
+        gradebook.find_grade("q_backprop", HW, HW, "alice").manual_score = 7.5
+        gradebook.find_comment("q_backprop", HW, HW, "alice").manual_comment = "Say why the transpose."
+        gradebook.db.commit()
+    [notebook] = exchange.feedback("alice", HW, lang="fr")
+    written = {q["cell"]: q for q in notebook["questions"]}["q_backprop"]
+    assert (written["score"], written["by_ta"], written["comment"]) == (7.5, True, "Say why the transpose.")
+    assert exchange.status("alice", HW)["score"] == status["score"] + 7.5
 
 
 def test_unreadable_submission_fails_with_its_reason(hw1_course: Course) -> None:
