@@ -61,4 +61,4 @@ messages: install
 	$(BIN)/pybabel extract -F graders/locale/babel.cfg -k Message --no-location --sort-output --project graders \
 		-o build/graders.pot .
 	$(BIN)/pybabel update -i build/graders.pot -d graders/locale -D graders --no-fuzzy-matching \
-		--ignore-obsolete --no-location
+		--ignore-obsolete
