@@ -77,7 +77,8 @@ def submission_view(status: dict | None, lang: str, policy: dict | None = None) 
 
 
 def _policy_details(policy: dict, lang: str) -> list[str]:
-    """A homework's submission policy as sentences: how many submissions remain, when the next one may go."""
+    """A homework's submission policy (graders.grading.policy.Standing.as_dict, branch `lang`) as sentences: how
+    many submissions remain, when the next one may go, until when, why one would be refused now, which counts."""
     translations = i18n.translations(lang)
     said = []
     if policy.get("remaining") is not None:
@@ -89,6 +90,8 @@ def _policy_details(policy: dict, lang: str) -> list[str]:
     if policy.get("closes_at"):
         said.append(translations.gettext("submissions close %(when)s")
                     % {"when": i18n.when(parse_datetime(policy["closes_at"]), lang)})
+    if policy.get("refusal"):  # why a submission now would be refused, as the policy says it
+        said.append(str(policy["refusal"]))
     if policy.get("counts") in ("best", "last"):
         said.append(translations.gettext("your best submission counts") if policy["counts"] == "best"
                     else translations.gettext("your last submission counts"))

@@ -53,8 +53,9 @@ def test_points_dates_and_plurals_are_written_the_languages_way():
     assert i18n.when(datetime(2026, 11, 20, 10, 5), "fr") == "20 nov. 2026 10:05 UTC"
     view = pages.submission_view({"state": "graded", "timestamp": "2026-11-20 10:05:00.000000 UTC", "score": 42.75,
                                   "max_score": 100.0, "late_penalty": 4.75, "needs_manual": False}, "fr",
-                                 {"remaining": 1, "counts": "best", "closes_at": "2026-12-01 12:00:00 UTC"})
+                                 {"remaining": 1, "counts": "best", "closes_at": "2026-12-01T12:00:00+00:00"})
     assert (view["state_text"], view["score_text"]) == ("corrigé", "42,75 / 100")
     assert view["details"] == ["pénalité de retard : -4,75 points", "1 rendu restant",
                                "rendus fermés le 1 déc. 2026 12:00 UTC", "votre meilleur rendu compte"]
-    assert pages.submission_view(None, "en", {"remaining": 3})["details"] == ["3 submissions left"]
+    assert pages.submission_view(None, "en", {"remaining": 0, "refusal": "no submission left (3 allowed)"})[
+        "details"] == ["0 submissions left", "no submission left (3 allowed)"]
