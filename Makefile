@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-packages demo test test-unprivileged bench hub clean
+.PHONY: install system-packages demo test test-unprivileged bench hub messages clean
 
 install: system-packages $(STAMP)
 
@@ -53,3 +53,12 @@ hub: install
 
 clean:
 	rm -rf $(VENV) autograded submitted feedback keys reports gradebook.db
+
+# The message catalog (graders/i18n.py): after changing a message in the code or a template, extract them
+# all again and update each language's .po; then translate the new entries (tests/unit/test_i18n.py checks).
+messages: install
+	mkdir -p build
+	$(BIN)/pybabel extract -F graders/locale/babel.cfg -k Message --no-location --sort-output --project graders \
+		-o build/graders.pot .
+	$(BIN)/pybabel update -i build/graders.pot -d graders/locale -D graders --no-fuzzy-matching \
+		--ignore-obsolete

@@ -28,7 +28,7 @@ GPU_MODES = ("none", "preferred", "required")
 INTEGER_LIMITS = ("cpu_s", "memory_mb", "processes", "scratch_mb", "file_mb")  # as in sandbox.Limits
 FILE_LIMITS = ("extra_file_mb", "extra_files_total_mb")  # the student's own files, as in Homework
 HOMEWORK_SETTINGS = {"gpu", "timeout_s", "cell_timeout_s", "preload", "student_may_replace", "submissions",
-                     *INTEGER_LIMITS, *FILE_LIMITS}
+                     "reveal_after_due", *INTEGER_LIMITS, *FILE_LIMITS}
 LANGUAGES = ("en", "fr")  # the languages instruction cells may be written in (cell.metadata.graders.lang)
 # Never released, never in a sandbox, whatever CourseDirectory.ignore says.
 INSTRUCTOR_ONLY = ("homework.toml", "mutants.toml")
@@ -51,6 +51,9 @@ class Homework:
     extra_file_mb: int = 100  # largest student file given to the grader (MiB; nbgrader: 100000 kB)
     extra_files_total_mb: int = 100  # all of a student's files together (MiB; nbgrader's max_dir_size)
     policy: SubmissionPolicy = field(default_factory=SubmissionPolicy)  # the `[submissions]` table
+    # Feedback shows the test cells' code (hidden inputs included) once the due date has passed;
+    # None: as the hub service's --reveal-after-due says.
+    reveal_after_due: bool | None = None
 
     def may_replace(self, path: str) -> bool:
         """Whether a student's copy of homework file `path` (relative, "/"-separated) is graded instead."""
@@ -194,11 +197,15 @@ class Course:
             raise CourseError(f"{settings_file}: student_may_replace must be a list of paths")
         # nbgrader's own way to say the same, honoured so that a course's existing config keeps its meaning
         replace += list(self.config.Autograde.get("exclude_overwriting", {}).get(hw, []))
+        reveal = settings.get("reveal_after_due")
+        if reveal is not None and not isinstance(reveal, bool):
+            raise CourseError(f"{settings_file}: reveal_after_due must be true or false")
         try:
             policy = SubmissionPolicy.from_table(settings.get("submissions", {}))
         except ValueError as exc:  # CourseError from the date parser too
             raise CourseError(f"{settings_file}: [submissions] {exc}") from None
-        return Homework(hw, gpu, limits, preload, tuple(replace), extra_file_mb, extra_files_total_mb, policy)
+        return Homework(hw, gpu, limits, preload, tuple(replace), extra_file_mb, extra_files_total_mb, policy,
+                        reveal)
 
     def students_with_submissions(self, hw: str) -> list[str]:
         submitted = self.path("submitted")

@@ -9,8 +9,10 @@ first one with hidden tests on is *restricted*: its feedback says which test
 failed, that an exception was raised, the exception's type when it is one of
 Python's built-in exceptions (a class of the student's own can carry data in its
 name), and the student's own cells and lines in the traceback, each checked
-against the cells the grader sent. Test cells that ran before any hidden code keep
-their full messages.
+against the cells the grader sent; a probe's message says the kind of failure and
+what the key fixes for every student (the expected shape, say), never what the
+student's code computed (graders.grading.verdict). Test cells that ran before any
+hidden code keep their full messages: the exception's text too.
 
 Feedback also says pass or fail per test and a fixed phrase for a failure; those few
 bits per test and per submission are what any autograder's feedback tells.
@@ -26,6 +28,7 @@ from nbformat import NotebookNode
 
 from graders import cells
 from graders.contract import CellRun
+from graders.grading.messages import Message
 
 HIDDEN_TESTS_BEGIN = "BEGIN HIDDEN TESTS"  # nbgrader's ClearHiddenTests.begin_test_delimeter, by default
 MAX_FRAMES = 3  # of the student's own frames shown, innermost last
@@ -45,7 +48,8 @@ class Disclosure:
     """For one prepared notebook: where hidden tests start, and the student's code cells by IPython's count."""
 
     first_hidden: int | None  # notebook index of the first code cell with hidden tests; None: none
-    student_cells: dict[int, tuple[str, int]]  # IPython execution count -> (how to name the cell, its lines)
+    # IPython execution count -> (the cell's grade id, else None; its number among code cells; its lines)
+    student_cells: dict[int, tuple[str | None, int, int]]
 
     @classmethod
     def of(cls, notebook: NotebookNode, marker: str = HIDDEN_TESTS_BEGIN) -> "Disclosure":
@@ -62,35 +66,50 @@ class Disclosure:
                 continue
             count += 1
             if not (cells.grade_id(cell) and not cells.is_solution(cell)):  # not an instructor cell
-                gid = cells.grade_id(cell)
-                student[count] = (f"code cell {number}" + (f" ({gid})" if gid else ""), len(cell.source.splitlines()))
+                student[count] = (cells.grade_id(cell), number, len(cell.source.splitlines()))
         return cls(first_hidden, student)
 
     def restricted(self, index: int) -> bool:
         """Whether the cell at notebook `index` ran at or after hidden test code."""
         return self.first_hidden is not None and index >= self.first_hidden
 
-    def describe_error(self, index: int, run: CellRun) -> str | None:
-        """The exception the cell at `index` ended with, as feedback may show it; None when it raised none."""
+    def describe_error(self, index: int, run: CellRun) -> Message | None:
+        """The exception the cell at `index` ended with, as feedback may show it; None when it raised none.
+
+        "your code raised TypeError in cell `mlp`, line 12: unsupported operand" (the text only before
+        hidden code ran), naming the student's own cells of the traceback, innermost last.
+        """
         error = next((o for o in run.outputs if o.get("output_type") == "error"), None)
         if error is None:
             return None
         ename = str(error.get("ename", ""))
-        if not self.restricted(index):
-            return f"{ename}: {str(error.get('evalue', ''))[:200]}"
         where = self._student_frames(error.get("traceback"))
-        raised = f"{ename} raised" if ename in BUILTIN_EXCEPTIONS else "an exception was raised"
-        return raised + (f" in your {'; '.join(where)}" if where else "")
+        if not self.restricted(index):
+            text = str(error.get("evalue", ""))[:200]
+            if where:
+                return Message("your code raised {error} in {where}: {text}", error=ename, where=where, text=text) \
+                    if text else Message("your code raised {error} in {where}", error=ename, where=where)
+            return Message("{error}: {text}", error=ename, text=text) if text else Message("{error} raised", error=ename)
+        if ename not in BUILTIN_EXCEPTIONS:  # a class of the student's own can carry data in its name
+            return Message("your code raised an exception in {where}", where=where) if where \
+                else Message("an exception was raised")
+        return Message("your code raised {error} in {where}", error=ename, where=where) if where \
+            else Message("{error} raised", error=ename)
 
-    def _student_frames(self, traceback: object) -> list[str]:
-        """"code cell N, line L" for each frame in the student's cells; only counts and lines that exist."""
-        found: list[str] = []
+    def _student_frames(self, traceback: object) -> list[Message]:
+        """Each frame of the traceback in a student's cell, as "cell `mlp`, line 12": only cells and lines that exist."""
+        found: list[tuple[int, int]] = []
         for entry in traceback if isinstance(traceback, list) else []:
             for count, line in _CELL_FRAME.findall(_ANSI.sub("", str(entry))):
                 cell = self.student_cells.get(int(count))
-                if cell is not None and 1 <= int(line) <= cell[1]:
-                    frame = f"{cell[0]}, line {int(line)}"
+                if cell is not None and 1 <= int(line) <= cell[2]:
+                    frame = (int(count), int(line))
                     if frame in found:
                         found.remove(frame)
                     found.append(frame)
-        return found[-MAX_FRAMES:]
+        return [self._frame(*frame) for frame in found[-MAX_FRAMES:]]
+
+    def _frame(self, count: int, line: int) -> Message:
+        grade_id, number, _ = self.student_cells[count]
+        return Message("cell `{cell}`, line {line}", cell=grade_id, line=line) if grade_id \
+            else Message("code cell {number}, line {line}", number=number, line=line)

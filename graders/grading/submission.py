@@ -24,6 +24,7 @@ from graders.contract import CellStatus, Execution, GradingJob, JobFile
 from graders.course import Homework
 from graders.grading import verdict
 from graders.grading.disclosure import HIDDEN_TESTS_BEGIN, Disclosure
+from graders.grading.messages import saved
 from graders.grading.prepare import Prepared
 from graders.grading.verdict import CellVerdict
 
@@ -83,10 +84,12 @@ def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list
         gid = cells.grade_id(cell)
         if gid in by_id:
             v = by_id[gid]
+            # each message as English text and, for feedback in the student's language, as its template
             cell.metadata["graders"] = {
                 "score": v.score, "max_points": v.max_points, "kind": v.kind, "message": v.message,
-                "tests": [{"name": p.name, "passed": p.passed, "weight": p.weight, "message": p.message}
-                          for p in v.probes]}
+                "why": saved(v.message),
+                "tests": [{"name": p.name, "passed": p.passed, "weight": p.weight, "message": p.message,
+                           "why": saved(p.message)} for p in v.probes]}
     notebook.metadata["graders"] = {"reason": execution.reason, "notes": prepared.notes + execution.notes,
                                     "device": execution.device, "sandbox": execution.sandbox, "job": job_id}
     return notebook

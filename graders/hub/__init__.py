@@ -1,4 +1,5 @@
-"""JupyterHub integration: the exchange service with grading on submit, its nbgrader client, demo accounts.
+"""JupyterHub integration: the exchange service with grading on submit, its nbgrader client, its pages and the
+grades in the student's Jupyter (serverext.py and the prebuilt labextensions/graders-hub), demo accounts.
 
 Why a service of our own: nbgrader's filesystem exchange needs a world-writable
 shared folder, which breaks on hubs whose users do not share a filesystem

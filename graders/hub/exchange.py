@@ -32,6 +32,31 @@ from graders.states import SubmissionState
 TIMEOUT_S = 60
 
 
+class ServiceError(Exception):
+    """The grading service refused a request (its own message) or could not be reached."""
+
+
+def service_call(method: str, path: str, body: dict | None = None, *, service_url: str | None = None) -> object:
+    """One request to the grading service as this single-user server's user (its JupyterHub API token);
+    the JSON answer. `service_url`: $GRADERS_EXCHANGE_URL, which the hub sets. Raises ServiceError."""
+    url = (service_url or os.environ.get("GRADERS_EXCHANGE_URL", "")).rstrip("/") + "/" + path
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}",
+        "Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            said = json.loads(exc.read()).get("message")  # the service's one line (BaseHandler.write_error)
+        except (ValueError, AttributeError, OSError):
+            said = None
+        raise ServiceError(str(said) if said else f"grading service: {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise ServiceError(f"grading service unreachable at {url}: {exc.reason}") from None
+
+
 class HubExchange(Exchange):
     service_url = Unicode(help="base URL of the grading service, e.g. http://127.0.0.1:8091/services/grading/"
                           ).tag(config=True)
@@ -42,18 +67,10 @@ class HubExchange(Exchange):
 
     def call(self, method: str, path: str, body: dict | None = None) -> object:
         """One authenticated request to the service; its JSON answer (or ExchangeError with its message)."""
-        url = self.service_url.rstrip("/") + "/" + path
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method, headers={
-            "Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}",
-            "Content-Type": "application/json", "Accept": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            self.fail(_error_message(exc))
-        except urllib.error.URLError as exc:
-            self.fail(f"grading service unreachable at {url}: {exc.reason}")
+            return service_call(method, path, body, service_url=self.service_url)
+        except ServiceError as exc:
+            self.fail(str(exc))
 
     def local_dir(self, hw: str) -> Path:
         return Path(self.assignment_dir) / hw
@@ -139,19 +156,12 @@ class HubFetchFeedback(HubExchange, ExchangeFetchFeedback):
         status = answer["status"]
         if not SubmissionState(status["state"]).ended:
             self.fail(f"{hw} is {status['state']}: no feedback yet")
-        from graders.hub.feedback import to_html
+        from graders.hub.pages import feedback_page
 
         target = self.local_dir(hw) / "feedback" / status["timestamp"]
         target.mkdir(parents=True, exist_ok=True)
         for notebook in answer["notebooks"]:
-            (target / f"{notebook['notebook']}.html").write_text(to_html(hw, [notebook], status))
+            page = feedback_page(hw, [notebook], status, answer.get("lang", "en"))
+            (target / f"{notebook['notebook']}.html").write_text(page)
         self.log.info("Feedback for %s in %s", hw, target)
 
-
-def _error_message(error: urllib.error.HTTPError) -> str:
-    """The service's one-line reason (its JSON `message`), else the HTTP status."""
-    try:
-        message = json.loads(error.read()).get("message")
-    except (ValueError, AttributeError, OSError):
-        message = None
-    return str(message) if message else f"grading service: {error.code} {error.reason}"

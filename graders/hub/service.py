@@ -24,6 +24,11 @@ Each student fetches a homework in their language (the course's roster,
 Course.student_language), and a hand-in is accepted only as the homework's submission
 policy allows (graders.store.policies: how many, how often, until when); the list of
 homeworks says where the student stands, and a refusal is one line the exchange shows.
+
+What people read comes through graders.hub.pages: the home page, a submission's
+feedback and error pages are Jinja2 templates, escaped, in the reader's language;
+`api/grades` gives the student's Jupyter (graders.hub.serverext and its front end)
+each homework's state, score, policy and feedback link, in the student's words.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
@@ -49,12 +55,14 @@ from tornado import httpclient, web
 from tornado.ioloop import IOLoop
 from tornado.log import app_log
 
+from graders import i18n
 from graders.course import Course
 from graders.grading.deadlines import due_date
 from graders.grading.submission import autograded_job
-from graders.hub import feedback, submissions
+from graders.hub import feedback, pages, submissions
 from graders.states import SubmissionState
 from graders.store import Store, policies
+from graders.store.gradebook import cell_marks
 from graders.store.records import graded_job
 
 if TYPE_CHECKING:
@@ -143,13 +151,18 @@ class Exchange:
         with self.store.session() as session:
             return submissions.waiting(session)
 
-    def feedback(self, student: str, hw: str, *, reveal: bool = False) -> list[dict]:
-        """Feedback of each notebook whose autograded notebook was written by the grading that stands for it."""
+    def feedback(self, student: str, hw: str, *, lang: str = "en", reveal: bool = False) -> list[dict]:
+        """Feedback (graders.hub.feedback.build) of each notebook whose autograded notebook was written by the
+        grading that stands for it, with the gradebook's points and comments, its sentences in `lang`."""
         folder = self.course.autograded_dir(student, hw)
+        found = []
         with self.store.session() as session:
-            standing = {nb: graded_job(session, hw, student, nb) for nb in self.course.notebooks(hw)}
-        return [feedback.build(folder / f"{nb}.ipynb", reveal=reveal) for nb, job in standing.items()
-                if job is not None and autograded_job(folder / f"{nb}.ipynb") == job.id]
+            for nb in self.course.notebooks(hw):
+                job = graded_job(session, hw, student, nb)
+                if job is not None and autograded_job(folder / f"{nb}.ipynb") == job.id:
+                    found.append(feedback.build(folder / f"{nb}.ipynb", lang=lang, reveal=reveal,
+                                                marks=cell_marks(session, hw, student, nb)))
+        return found
 
     def _released(self, hw: str) -> str:
         if hw not in self.released():
@@ -233,34 +246,56 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         return asked
 
     def reveal(self, hw: str) -> bool:
-        due = due_date(self.exchange.course, hw)
+        """Whether `hw`'s feedback shows its test code: after the due date, if the homework (else the service) says so."""
+        course = self.exchange.course
+        allowed = course.homework(hw).reveal_after_due
+        due = due_date(course, hw)
         now = datetime.now(timezone.utc).replace(tzinfo=None)  # due dates are naive UTC
-        return self.settings["reveal_after_due"] and due is not None and now > due
+        return (self.settings["reveal_after_due"] if allowed is None else allowed) and due is not None and now > due
+
+    @property
+    def lang(self) -> str:
+        """The language of the pages for the user asking (in their catalog's languages, else English)."""
+        return i18n.supported(self.exchange.course.student_language(self.current_user["name"])) \
+            if self.current_user else self.exchange.course.default_lang
 
     def write_json(self, data: object) -> None:
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data))
 
     def write_error(self, status_code: int, **kwargs: object) -> None:
-        """An error as JSON `{"status": ..., "message": ...}` for the exchange (hub/exchange.py: the one line the
-        student's Assignments tab shows); a browser gets tornado's page."""
-        if "text/html" in self.request.headers.get("Accept", ""):
-            super().write_error(status_code, **kwargs)
+        """An error as JSON for the API (`{"status": ..., "message": ...}`: the one line the exchange shows in the
+        student's Assignments tab), else as a page (templates/error.html)."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = error.log_message if isinstance(error, web.HTTPError) and error.log_message else ""
+        if "/api/" in self.request.path:
+            self.write_json({"status": status_code, "message": message or self._reason})
             return
-        error = kwargs.get("exc_info", (None, None))[1]
-        message = error.log_message if isinstance(error, web.HTTPError) and error.log_message else self._reason
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"status": status_code, "message": message}))
+        self.write_page(pages.render("error.html", self.exchange.course.default_lang, status_code=status_code,
+                                     title=self._reason, message=message))
+
+    def write_page(self, page: str) -> None:
+        """A page that graders.hub.pages rendered."""
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(page)
+
+    def feedback_url(self, hw: str, student: str | None = None) -> str:
+        url = url_path_join(self.settings["prefix"], "feedback", hw)
+        return url + (f"?{urlencode({'student': student})}" if student else "")
 
 
 class AssignmentsHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        student = await self.target_student()
+        self.write_json(self.assignments(await self.target_student()))
+
+    def assignments(self, student: str) -> list[dict]:
+        """Each released homework with `student`'s submission status (None: none yet), as the exchange and
+        the student's Jupyter read it; a submission policy, when the homework has one, under "policy"."""
         lang = self.exchange.course.student_language(student)
-        self.write_json([{"course_id": self.exchange.course.course_id, "assignment_id": hw, "lang": lang,
-                          "status": self.exchange.status(student, hw), "policy": self.exchange.policy(student, hw)}
-                         for hw in self.exchange.released()])
+        return [{"course_id": self.exchange.course.course_id, "assignment_id": hw, "lang": lang,
+                 "status": self.exchange.status(student, hw), "policy": self.exchange.policy(student, hw)}
+                for hw in self.exchange.released()]
 
 
 class ReleaseHandler(BaseHandler):
@@ -290,6 +325,8 @@ class SubmitHandler(BaseHandler):
 
 
 class FeedbackHandler(BaseHandler):
+    """A submission's feedback: a page (templates/feedback.html), or JSON for the Assignments tab's exchange."""
+
     @web.authenticated
     async def get(self, hw: str) -> None:
         student = await self.target_student()
@@ -297,12 +334,27 @@ class FeedbackHandler(BaseHandler):
         status = self.exchange.status(student, hw)
         if status is None:
             raise web.HTTPError(404, f"no submission of {hw} by {student}")
-        notebooks = self.exchange.feedback(student, hw, reveal=self.reveal(hw)) \
+        notebooks = self.exchange.feedback(student, hw, lang=self.lang, reveal=self.reveal(hw)) \
             if SubmissionState(status["state"]).ended else []
         if self.get_argument("format", "json") == "html" or "text/html" in self.request.headers.get("Accept", ""):
-            self.finish(feedback.to_html(hw, notebooks, status))
+            self.write_page(pages.feedback_page(hw, notebooks, status, self.lang))
         else:
-            self.write_json({"status": status, "notebooks": notebooks})
+            self.write_json({"status": status, "lang": self.lang, "notebooks": notebooks})
+
+
+class GradesHandler(AssignmentsHandler):
+    """What the student's Jupyter shows (graders.hub.serverext, the graders-hub JupyterLab extension): each
+    released homework with its submission's state, score, policy and feedback link, in the student's words."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        translations = i18n.translations(self.lang)
+        homeworks = [{"assignment_id": a["assignment_id"], "status": a["status"],
+                      "feedback_url": self.feedback_url(a["assignment_id"]) if a["status"] else None,
+                      **pages.submission_view(a["status"], self.lang, a.get("policy"))}
+                     for a in self.assignments(await self.target_student())]
+        self.write_json({"lang": self.lang, "homeworks": homeworks,
+                         "labels": {key: translations.gettext(text) for key, text in pages.LABELS.items()}})
 
 
 class HomeHandler(BaseHandler):
@@ -317,21 +369,10 @@ class HomeHandler(BaseHandler):
         for student in students:
             for hw in self.exchange.released():
                 status = self.exchange.status(student, hw)
-                if status is None:
-                    continue
-                score = "" if status.get("score") is None else f"{status['score']:g} / {status['max_score']:g}"
-                link = url_path_join(self.settings["prefix"], "feedback", hw) + f"?student={student}"
-                rows.append(f"<tr class='submission' data-student='{student}' data-hw='{hw}'><td>{student}</td>"
-                            f"<td>{hw}</td><td>{status.get('timestamp', '')}</td><td class='state'>"
-                            f"{status['state']}</td><td class='score'>{score}</td>"
-                            f"<td>{feedback._e(status.get('reason') or '')}</td>"
-                            f"<td><a href='{link}'>feedback</a></td></tr>")
-        self.finish("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Grading</title>"
-                    "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px}"
-                    "</style></head><body>"
-                    f"<h1>Submissions ({'all students' if staff else user['name']})</h1><table id='submissions'>"
-                    "<tr><th>student</th><th>homework</th><th>submitted (server time)</th><th>status</th>"
-                    f"<th>score</th><th>reason</th><th></th></tr>{''.join(rows)}</table></body></html>")
+                if status is not None:
+                    rows.append({"student": student, "hw": hw, "view": pages.submission_view(status, self.lang),
+                                 "feedback_url": self.feedback_url(hw, student)})
+        self.write_page(pages.render("home.html", self.lang, staff=staff, rows=rows))
 
 
 def make_app(course: Course, *, prefix: str, reveal_after_due: bool,
@@ -341,6 +382,7 @@ def make_app(course: Course, *, prefix: str, reveal_after_due: bool,
         (prefix, HomeHandler),
         (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
         (url_path_join(prefix, "api/assignments"), AssignmentsHandler),
+        (url_path_join(prefix, "api/grades"), GradesHandler),
         (url_path_join(prefix, r"api/assignments/([^/]+)/release"), ReleaseHandler),
         (url_path_join(prefix, r"api/assignments/([^/]+)/submit"), SubmitHandler),
         (url_path_join(prefix, r"api/assignments/([^/]+)/feedback"), FeedbackHandler),
@@ -353,7 +395,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="graders exchange + grade-on-submit JupyterHub service")
     parser.add_argument("--course", required=True, help="course folder (nbgrader_config.py)")
     parser.add_argument("--reveal-after-due", action="store_true",
-                        help="show test source in feedback once the due date has passed")
+                        help="show test source in feedback once the due date has passed (a homework's "
+                             "reveal_after_due in homework.toml decides for that homework)")
     parser.add_argument("--workers", type=int, default=1, help="Dask workers kept warm for grading (at most 2 here)")
     args = parser.parse_args()
     # Files written here are shared with the staff group (setgid course folder), never with others.

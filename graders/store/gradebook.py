@@ -9,6 +9,7 @@ for readers (formgrader, reports). What is written is what nbgrader's `update_or
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 
 from nbgrader.api import Assignment, Comment, Grade, Notebook, Student, SubmittedAssignment, SubmittedNotebook
@@ -81,6 +82,28 @@ def recorded_auto_score(session: Session, assignment: str, student: str, noteboo
 def same_score(a: float | None, b: float | None) -> bool:
     """Scores as the database sums them (floats, in any order) and as the verdict rounds them."""
     return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+@dataclass(frozen=True)
+class CellMark:
+    """What nbgrader's gradebook holds for one cell of a student's notebook (formgrader writes it)."""
+
+    score: float | None  # nbgrader's Grade.score: a person's score, else the auto score, plus extra credit
+    by_person: bool  # the score is a person's (a TA's), not the autograder's
+    comment: str | None  # a person's comment on the cell
+
+
+def cell_marks(session: Session, assignment: str, student: str, notebook: str) -> dict[str, CellMark]:
+    """By cell name: the grades and comments of `student`'s `notebook` of `assignment` (empty if none)."""
+    submission = find_submission(session, assignment, student)
+    submitted = next((nb for nb in submission.notebooks if nb.notebook.name == notebook), None) \
+        if submission is not None else None
+    if submitted is None:
+        return {}
+    comments = {c.cell.name: c.manual_comment for c in submitted.comments if (c.manual_comment or "").strip()}
+    marks = {g.cell.name: CellMark(g.score, g.manual_score is not None, comments.get(g.cell.name))
+             for g in submitted.grades}
+    return {**{name: CellMark(None, False, text) for name, text in comments.items()}, **marks}
 
 
 def final_score(submission: SubmittedAssignment) -> float:

@@ -17,6 +17,7 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,18 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 PASSWORD = "e2e-Passw0rd"
-ROSTER = accounts.Roster(students=["e2e-alice", "e2e-bob"], tas=["e2e-tom"], instructors=["e2e-ines"])
+FRENCH_STUDENT = "e2e-chloe"
+ROSTER = accounts.Roster(students=["e2e-alice", "e2e-bob", FRENCH_STUDENT], tas=["e2e-tom"], instructors=["e2e-ines"])
 START_TIMEOUT_S = 60
+HW = "hw1_backprop"
+# The hub's course: the homework was due two hours ago, so every submission is late (10 % off, the
+# course's PercentPerDay); the course speaks English and French, and FRENCH_STUDENT reads French (the
+# roster's setting that branch `lang` reads, #16 item 3).
+COURSE_SETTINGS = f"""
+c.Graders.due["{HW}"] = "{{due:%Y-%m-%d %H:%M:%S}} UTC"
+c.Graders.languages = ["en", "fr"]
+c.Graders.student_languages = {{{{"{FRENCH_STUDENT}": "fr"}}}}
+"""
 
 
 @dataclass
@@ -96,6 +107,9 @@ def hub(hw1_generated: Course) -> Hub:
     try:
         accounts.create(ROSTER, "dlcourse", PASSWORD)
         accounts.install_course(hw1_generated.root, work / "course", "dlcourse")
+        due = datetime.now(timezone.utc) - timedelta(hours=2)
+        with (work / "course" / "nbgrader_config.py").open("a") as config:
+            config.write(COURSE_SETTINGS.format(due=due))
         env.update(GRADERS_COURSE_ROOT=str(work / "course"), GRADERS_HUB_STATE=str(work / "state"),
                    GRADERS_HUB_PORT=str(port))
         with log.open("w") as out:

@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from nbgrader.api import Gradebook
 
 from graders.authoring.demo import fill_solutions
 from graders.authoring.source import instructor_notebook
@@ -32,7 +33,7 @@ def report_row(course: Course, hw: str, student: str) -> pd.Series:
         store.close()
 
 
-def test_submission_is_graded_and_its_feedback_lists_every_test(hw1_course: Course) -> None:
+def test_submission_is_graded_and_its_feedback_lists_every_test_then_the_tas_grade(hw1_course: Course) -> None:
     exchange = Exchange(hw1_course)
     queue = GradingQueue(exchange, workers=1)
     try:
@@ -69,7 +70,7 @@ def _graded_with_feedback_and_resubmitted(exchange: Exchange, queue: GradingQueu
     assert (status["state"], status["reason"], status["needs_manual"]) == ("graded", None, True)
     assert (status["score"], status["max_score"]) == (row["final_score"], row["max_score"])  # the manual part waits
     [notebook] = exchange.feedback("alice", HW)
-    tests = [t for cell in notebook["cells"] for t in cell["tests"]]
+    tests = [t for question in notebook["questions"] for t in question["tests"]]
     assert tests and all(t["passed"] and t["points"] == t["max_points"] for t in tests)
 
     # Resubmitting the same notebook: its content is graded already, so it is not graded again.
@@ -78,6 +79,19 @@ def _graded_with_feedback_and_resubmitted(exchange: Exchange, queue: GradingQueu
     queue.grade("alice", HW)
     assert exchange.status("alice", HW) == resubmitted
     assert len(records(hw1_course)[0]["alice"]) == 1
+
+    # A written answer waits for the TA; once graded in formgrader (nbgrader's gradebook), the feedback
+    # gives the TA's score and comment.
+    written = {q["cell"]: q for q in notebook["questions"]}["q_backprop"]
+    assert (written["score"], written["result"]) == (None, "waiting")
+    with Gradebook(hw1_course.db_url, hw1_course.course_id) as gradebook:
+        gradebook.find_grade("q_backprop", HW, HW, "alice").manual_score = 7.5
+        gradebook.find_comment("q_backprop", HW, HW, "alice").manual_comment = "Say why the transpose."
+        gradebook.db.commit()
+    [notebook] = exchange.feedback("alice", HW, lang="fr")
+    written = {q["cell"]: q for q in notebook["questions"]}["q_backprop"]
+    assert (written["score"], written["by_ta"], written["comment"]) == (7.5, True, "Say why the transpose.")
+    assert exchange.status("alice", HW)["score"] == status["score"] + 7.5
 
 
 def test_unreadable_submission_fails_with_its_reason(hw1_course: Course) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from graders.grading.verdict import TIMED_OUT_MESSAGE
-from graders.hub import feedback
+from graders.hub import feedback, pages
 from tests.realworld.conftest import (
     autograde,
     graders,
@@ -24,6 +24,7 @@ from tests.realworld.conftest import (
 )
 
 HW = "runaway"
+GRADED = {"state": "graded", "timestamp": "2026-11-20 10:00:00.000000 UTC"}  # a status the hub gives
 CELL_TIMEOUT_S = 2
 # The body of each runaway student's square(x) before `return x * x`.
 NEVER_RETURNS = {
@@ -105,4 +106,4 @@ def test_graders_status_and_the_feedback_show_the_timed_out_cell(graded_run):
     path = graded_run.course.autograded_dir("loops", HW) / f"{HW}.ipynb"
     shown = feedback.build(path)
     assert shown["notes"] == [TIMED_OUT_NOTE]
-    assert TIMED_OUT_NOTE in feedback.to_html(HW, [shown], {"state": "done"})
+    assert TIMED_OUT_NOTE in pages.feedback_page(HW, [shown], GRADED, "en")

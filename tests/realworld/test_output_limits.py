@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import pytest
 
-from graders.hub import feedback
+from graders.hub import feedback, pages
 from graders.sandbox import wire
 from tests.realworld.conftest import autograde, graders, homework_course, locked, probed, solution, submit_answers
 
 HW = "outputs"
+GRADED = {"state": "graded", "timestamp": "2026-11-20 10:00:00.000000 UTC"}  # a status the hub gives
 SHOW = {
     "images": "for seed in range(16):\n"
               "    figure = plt.figure(figsize=(10, 10), dpi=100)\n"
@@ -143,4 +144,4 @@ def test_graders_status_and_the_feedback_show_what_was_left_out(graded_run):
     assert "Cell show produced more output than the 2 MiB a cell keeps" in " ".join(status.stdout.split())
     shown = feedback.build(graded_run.course.autograded_dir("images", HW) / f"{HW}.ipynb")
     assert shown["notes"] == graded_run.jobs["images"].notes
-    assert "16 outputs (image/png) were left out" in feedback.to_html(HW, [shown], {"state": "done"})
+    assert "16 outputs (image/png) were left out" in pages.feedback_page(HW, [shown], GRADED, "en")

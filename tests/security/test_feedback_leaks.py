@@ -19,7 +19,8 @@ import nbformat
 import pytest
 
 from graders.course import Course
-from graders.hub import feedback
+from graders.hub import feedback, pages
+from graders.states import JobState, SubmissionState
 from tests.helpers import records
 from tests.realworld.conftest import answered, autograded, hand_in, locked, make_course, run_graders, solution
 
@@ -83,12 +84,15 @@ def student_view(course: Course, student: str) -> tuple[dict, str]:
     """The feedback the hub serves `student` (JSON and page), with the status its grading left."""
     built = feedback.build(course.autograded_dir(student, HW) / f"{HW}.ipynb")
     job = records(course)[0][student][-1]
-    status = {"state": job.state, "reason": job.reason and f"{HW}: {job.reason}", "timestamp": "t"}
-    return {"status": status, "notebooks": [built]}, feedback.to_html(HW, [built], status)
+    state = SubmissionState.GRADED if job.state == JobState.DONE else SubmissionState.FAILED
+    status = {"state": state, "reason": job.reason and f"{HW}: {job.reason}",
+              "timestamp": "2026-11-20 10:00:00.000000 UTC"}
+    return {"status": status, "notebooks": [built]}, pages.feedback_page(HW, [built], status, "en")
 
 
 def messages(view: dict) -> dict[str, str]:
-    return {test["name"]: test["message"] for cell in view["notebooks"][0]["cells"] for test in cell["tests"]}
+    return {test["name"]: test["message"] for question in view["notebooks"][0]["questions"]
+            for test in question["tests"]}
 
 
 @pytest.mark.parametrize("student", sorted(ATTACKS))
@@ -104,12 +108,13 @@ def test_no_hidden_source_seed_or_input_reaches_the_students_feedback(graded_cla
 def test_hidden_and_later_tests_say_the_builtin_type_and_the_students_line_only(graded_class: Course):
     view, _ = student_view(graded_class, "loud")
     assert messages(view) == {
-        "visible": "not produced: ValueError: loud and clear 3",  # ran before any hidden code: in full
-        "hidden": "not produced: ValueError raised in your code cell 2 (answer), line 2",
-        "later": "not produced: ValueError raised in your code cell 2 (answer), line 2"}
+        # ran before any hidden code: in full
+        "visible": "not produced: your code raised ValueError in cell `answer`, line 2: loud and clear 3",
+        "hidden": "not produced: your code raised ValueError in cell `answer`, line 2",
+        "later": "not produced: your code raised ValueError in cell `answer`, line 2"}
     raise_line = len(ATTACKS["atk_class"].splitlines())  # its last line raises
     assert messages(student_view(graded_class, "atk_class")[0])["hidden"] == \
-        f"not produced: an exception was raised in your code cell 2 (answer), line {raise_line}"
+        f"not produced: your code raised an exception in cell `answer`, line {raise_line}"
 
 
 def test_an_honest_student_gets_every_point(graded_class: Course):

@@ -47,13 +47,13 @@ def test_tests_from_the_first_hidden_one_on_are_restricted_and_earlier_ones_are_
 
 def test_a_visible_test_before_hidden_code_keeps_the_full_error():
     run = error("ValueError", "1 is not 2", "Cell In[3], line 1", "Cell In[2], line 3, in f(x)")
-    assert Disclosure.of(notebook()).describe_error(2, run) == "ValueError: 1 is not 2"
+    assert Disclosure.of(notebook()).describe_error(2, run) == "your code raised ValueError in cell `answer`, line 3: 1 is not 2"
 
 
 def test_a_hidden_test_says_the_builtin_type_and_the_students_own_cells_and_lines_only():
     run = error("ValueError", SECRET, f"Cell In[4], line 3 {SECRET}", "Cell In[2], line 3, in f(x)\n"
                 "----> 3     raise ValueError(y)", f"ValueError: {SECRET}")
-    assert Disclosure.of(notebook()).describe_error(5, run) == "ValueError raised in your code cell 2 (answer), line 3"
+    assert Disclosure.of(notebook()).describe_error(5, run) == "your code raised ValueError in cell `answer`, line 3"
 
 
 def test_a_students_own_exception_class_is_not_named_and_forged_frames_are_dropped():
@@ -62,15 +62,17 @@ def test_a_students_own_exception_class_is_not_named_and_forged_frames_are_dropp
               "Cell In[42], line 1",  # no such cell
               "\x1b[31mCell In[5], line 2\x1b[0m"]  # colours are ignored
     run = error(f"Leak_{SECRET.replace('=', '_')}", SECRET, *forged)
-    assert Disclosure.of(notebook()).describe_error(7, run) == "an exception was raised in your code cell 6, line 2"
+    assert Disclosure.of(notebook()).describe_error(7, run) == "your code raised an exception in code cell 6, line 2"
 
 
 def test_probe_messages_of_a_restricted_cell_carry_no_value_computed_by_the_student():
     expected = {"name": "p", "value": encode([1.0, 2.0]), "options": OPTIONS}
     wrong_shape = CellRun(status="ok", probes=[{"name": "p", "value": encode(list(range(17)))}])
     twice = CellRun(status="ok", probes=[{"name": "p", "value": encode([1.0, 2.0])}] * 5)
-    assert judge_probes("t", 1, [expected], wrong_shape).probes[0].message == "wrong shape (17,)"
-    assert judge_probes("t", 1, [expected], wrong_shape, restricted=True).probes[0].message == "wrong value"
+    assert judge_probes("t", 1, [expected], wrong_shape).probes[0].message == "wrong shape: got (17,), expected (2,)"
+    # the expected shape is the key's, the same for every student; the student's own is not said
+    assert judge_probes("t", 1, [expected], wrong_shape, restricted=True).probes[0].message == \
+        "wrong shape: expected (2,)"
     assert judge_probes("t", 1, [expected], twice, restricted=True).probes[0].message == "emitted more than once"
 
 

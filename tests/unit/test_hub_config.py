@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
@@ -19,3 +20,15 @@ def test_the_grading_service_gets_the_database_url_the_hub_was_given(tmp_path, m
     config = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO / "config")).load_config()
     (grading,) = [s for s in config.JupyterHub.services if s["name"] == "grading"]
     assert grading["environment"]["GRADERS_DB_URL"] == url
+
+
+def test_the_students_jupyter_loads_the_grades_extension_shipped_in_the_package():
+    """The prebuilt graders-hub extension and its server endpoint, with no node or npm step (make hub)."""
+    from jupyterlab_server.config import get_federated_extensions
+
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(REPO / "config/hub/student")).load_config()
+    assert config.ServerApp.jpserver_extensions["graders.hub.serverext"] is True
+    [path] = config.LabServerApp.extra_labextensions_path
+    found = get_federated_extensions([path])
+    assert found["graders-hub"]["name"] == json.loads((REPO / "labextension/package.json").read_text())["name"]
+    assert (Path(path) / "graders-hub" / found["graders-hub"]["jupyterlab"]["_build"]["load"]).is_file()

@@ -28,6 +28,8 @@ def test_a_missing_probe_costs_only_itself_and_says_what_raised():
     verdict = judge_probes("t", 2, [key("a", 1.0), key("b", 2.0)], run, error="NameError: MLP")
     assert verdict.score == 1.0
     assert verdict.probes[1].message == "not produced: NameError: MLP"
+    assert judge_probes("t", 2, [key("b", 2.0)], CellRun(status="not run")).probes[0].message == \
+        "not produced (the cell did not run)"
 
 
 def test_a_probe_emitted_twice_earns_nothing_even_if_one_value_is_right():
@@ -37,9 +39,37 @@ def test_a_probe_emitted_twice_earns_nothing_even_if_one_value_is_right():
 
 def test_messages_never_reveal_the_expected_value():
     ok, message = compare(np.array([[0.123456, 2.0]]), np.array([[9.0, 9.0]]), OPTIONS)
-    assert not ok and "0.123" not in message
-    ok, message = compare(np.zeros((2, 3)), np.zeros((3, 2)), OPTIONS)
-    assert not ok and message == "wrong shape (3, 2)"
+    assert not ok and "0.12" not in message and "2.0" not in message
+
+
+def test_a_failed_comparison_says_what_differs():
+    assert compare(np.zeros((4, 3)), np.zeros((3, 4)), OPTIONS)[1] == "wrong shape: got (3, 4), expected (4, 3)"
+    got = np.zeros((2, 3))
+    got[1, 2] = 0.31
+    assert compare(np.zeros((2, 3)), got, OPTIONS)[1] == \
+        "values differ: largest error 0.31 at [1, 2] (tolerance: relative 1e-05, absolute 1e-08)"
+    assert compare(2.5, 2.6, OPTIONS)[1] == "values differ: off by 0.1 (tolerance: relative 1e-05, absolute 1e-08)"
+    for broken in (np.nan, np.inf, -np.inf):
+        assert compare(np.ones(3), np.array([1.0, broken, 1.0]), OPTIONS)[1] == "NaN or inf in your result"
+    assert compare({"w": np.zeros((2, 2)), "b": [np.zeros(2)]}, {"w": np.zeros((2, 2)), "b": [np.zeros(3)]},
+                   OPTIONS)[1] == "['b'][0]: wrong shape: got (3,), expected (2,)"
+    assert compare({"w": 1.0}, {"v": 1.0}, OPTIONS)[1] == "wrong keys: expected 'w', got 'v'"
+    assert compare(0.9, 0.5, {**OPTIONS, "min": 0.8})[1] == "0.5 is below the minimum 0.8"
+
+
+def test_a_restricted_message_says_the_kind_of_failure_and_what_the_key_fixes_only():
+    """Nothing computed by the student's code (it could read hidden inputs): their shape, error, keys, share."""
+    cases = [(np.zeros((4, 3)), np.zeros((17, 5)), "wrong shape: expected (4, 3)"),
+             (np.zeros(3), np.array([0.0, 0.0, 123.0]), "values differ (tolerance: relative 1e-05, absolute 1e-08)"),
+             (np.zeros(3), np.array([0.0, np.nan, 0.0]), "NaN or inf in your result"),
+             ({"w": 1.0}, {"secret_17": 1.0}, "wrong keys: expected 'w'"),
+             ([1.0, "a"], [1.0, "a", 17], "expected 2 items")]
+    for expected, actual, said in cases:
+        assert compare(expected, actual, OPTIONS, restricted=True) == (False, said)
+    assert compare(0.9, 0.17, {**OPTIONS, "min": 0.8}, restricted=True)[1] == "below the minimum 0.8"
+    labels = np.array([0, 1, 2, 1])
+    assert compare(labels, np.zeros(4, dtype=int), {**OPTIONS, "agree": 0.9}, restricted=True)[1] == \
+        "too few agree (needs 90%)"
 
 
 def test_tolerances_accept_float32_noise_and_refuse_real_errors():
