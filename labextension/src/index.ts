@@ -19,6 +19,9 @@ import { Widget } from '@lumino/widgets';
 /** Poll this often while a submission waits or is being graded, and otherwise. */
 const BUSY_MS = 2000;
 const IDLE_MS = 10000;
+/** After a click on a Submit button of nbgrader's Assignments list, poll at BUSY_MS this long: the new
+ * submission shows as queued or grading without waiting for the idle poll, which may come once it is graded. */
+const SUBMITTED_MS = 60000;
 
 /** One released homework as the service describes it (graders.hub.pages.submission_view). */
 interface IHomework {
@@ -44,14 +47,41 @@ class GradesModel {
   error = '';
   private listeners: Array<() => void> = [];
   private timer = 0;
+  private watchUntil = 0;
   private settings = ServerConnection.makeSettings();
 
   constructor() {
+    document.addEventListener(
+      'click',
+      event => {
+        if ((event.target as Element | null)?.closest?.('#fetched_assignments_list button')) {
+          this.watchSubmission();
+        }
+      },
+      true
+    );
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden) {
         void this.refresh();
       }
     });
+  }
+
+  /** A Submit button was clicked: ask again as soon as nbgrader lists the new submission (grading on a warm
+   * runner may take under BUSY_MS), then every BUSY_MS for SUBMITTED_MS. */
+  private watchSubmission(): void {
+    this.watchUntil = Date.now() + SUBMITTED_MS;
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => void this.refresh(), BUSY_MS);
+    const submitted = document.querySelector('#submitted_assignments_list');
+    if (submitted !== null) {
+      const observer = new MutationObserver(() => {
+        observer.disconnect();
+        void this.refresh();
+      });
+      observer.observe(submitted, { childList: true, subtree: true });
+      window.setTimeout(() => observer.disconnect(), SUBMITTED_MS);
+    }
   }
 
   onChange(listener: () => void): void {
@@ -81,7 +111,9 @@ class GradesModel {
       this.error = String(reason);
     }
     this.listeners.forEach(listener => listener());
-    const busy = (this.grades?.homeworks ?? []).some(h => h.state === 'queued' || h.state === 'grading');
+    const busy =
+      Date.now() < this.watchUntil ||
+      (this.grades?.homeworks ?? []).some(h => h.state === 'queued' || h.state === 'grading');
     this.timer = window.setTimeout(() => {
       if (!document.hidden) {
         void this.refresh();

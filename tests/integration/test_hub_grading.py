@@ -125,7 +125,7 @@ def test_a_submission_is_queued_in_the_database_until_graded(tiny_course: Course
 
 
 def test_a_late_submission_shows_the_score_of_the_csv_report(tiny_course: Course, tmp_path: Path) -> None:
-    exchange = Exchange(tiny_course)  # the tiny homework was due yesterday: stamped now, it is late
+    exchange = Exchange(tiny_course)  # the tiny homework was due 12 hours ago: stamped now, it is late
     queue = GradingQueue(exchange, workers=1)
     try:
         exchange.submit("bob", TINY, {f"{TINY}.ipynb": nbformat.writes(tiny_wrong(tiny_course)).encode()})

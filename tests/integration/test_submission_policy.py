@@ -95,7 +95,7 @@ def test_too_soon_is_refused_with_when_the_next_is_accepted(course: Course) -> N
 
 
 def test_the_hard_close_moves_with_an_extension_or_a_tas_date(course: Course, store: Store) -> None:
-    due = due_date(course, TINY)  # yesterday
+    due = due_date(course, TINY)  # 12 hours ago
     closes = due + timedelta(hours=1)
     exchange = Exchange(with_policy(course, f'closes = "{closes:%Y-%m-%d %H:%M:%S} UTC"'))
     try:
@@ -128,7 +128,7 @@ def test_the_hub_and_the_csv_report_use_the_submission_that_counts(course: Cours
         queue.close()
         exchange.close()
     row = csv_report_row(course, TINY, "bob", tmp_path)
-    late = 0.9  # a day late: 10 %
+    late = 0.9  # less than a day late: 10 %
     full = sum(TINY_POINTS.values())
     expected = full * late if counts == "best" else TINY_POINTS["test_add"] * late
     assert status["state"] == "graded"  # the newest hand-in's grading
