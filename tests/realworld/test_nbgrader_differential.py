@@ -216,63 +216,37 @@ def gradebooks(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     return Graded(ours, read_grades(ours, list(HOMEWORKS)), read_grades(theirs, list(HOMEWORKS)), runs)
 
 
-def assert_same(gradebooks: Graded, hw: str, student: str) -> None:
+@pytest.mark.parametrize("hw, student", [
+    pytest.param("hw_squares", "blank", id="a blank submission"),
+    pytest.param("hw_squares", "answered", id="written answers, code left blank"),
+    pytest.param("hw_squares", "solved", id="a correct solution"),
+    pytest.param("hw_squares", "partial", id="a test cell ending with a number: partial credit"),
+    pytest.param("hw_squares", "hidden", id="wrong only on the hidden tests"),
+    pytest.param("hw_squares", "tampered", id="edited locked and test cells"),
+    pytest.param("hw_squares", "noisy", id="stderr in test cells"),
+    pytest.param("hw_squares", "warned", id="stderr matched by IgnorePattern"),
+    pytest.param("hw_squares", "late", id="a late submission"),
+    pytest.param("hw_training", "trainer", id="code that tests NBGRADER_EXECUTION"),
+    pytest.param("hw_parts", "both", id="several notebooks"),
+    pytest.param("hw_parts", "missing", id="a missing notebook"),
+])
+def test_graded_cell_for_cell_as_nbgrader_grades_it(gradebooks, hw, student):
     ours, theirs = gradebooks.cells(hw, student)
     assert theirs, f"nbgrader graded nothing for {student}"
     assert ours == theirs
 
 
-def test_a_blank_submission_scores_0_and_leaves_no_answer_for_a_ta(gradebooks):
-    # Answers left as released score 0 without a TA (nbgrader's checksums); autotests fail on no answer.
-    assert_same(gradebooks, "hw_squares", "blank")
-    ours, _ = gradebooks.cells("hw_squares", "blank")
-    assert ours["squares", "explain"] == (0.0, 2.0, False) and ours["squares", "test_auto"] == (0.0, 2.0, False)
-
-
-def test_written_answers_wait_for_a_ta_and_autotests_still_test(gradebooks):
-    assert_same(gradebooks, "hw_squares", "answered")
-
-
-def test_a_correct_solution_earns_every_autograded_point(gradebooks):
-    assert_same(gradebooks, "hw_squares", "solved")
-
-
-def test_a_test_cell_whose_value_is_a_number_gives_partial_credit(gradebooks):
-    assert_same(gradebooks, "hw_squares", "partial")
+def test_what_the_same_grades_are(gradebooks):
+    """The values both tools agree on, for the cases where agreeing on a wrong value would hide a fault."""
+    blank, _ = gradebooks.cells("hw_squares", "blank")
+    assert blank["squares", "explain"] == blank["squares", "plot"] == (0.0, 2.0, False)
+    assert blank["squares", "test_auto"] == blank["squares", "test_hashed"] == (0.0, 2.0, False)
+    assert gradebooks.cells("hw_squares", "answered")[0]["squares", "explain"] == (None, 2.0, True)
     assert gradebooks.cells("hw_squares", "partial")[0]["squares", "test_partial"] == (2.0, 3.0, False)
-
-
-def test_hidden_tests_count(gradebooks):
-    assert_same(gradebooks, "hw_squares", "hidden")
-
-
-def test_edited_locked_and_test_cells_are_restored(gradebooks):
-    assert_same(gradebooks, "hw_squares", "tampered")
-
-
-def test_stderr_in_a_test_cell_fails_it_unless_ignore_pattern_matches(gradebooks):
-    assert_same(gradebooks, "hw_squares", "noisy")
-    assert_same(gradebooks, "hw_squares", "warned")
-
-
-def test_a_late_submission_gets_the_late_penalty_of_the_due_date_in_the_gradebook(gradebooks):
-    assert_same(gradebooks, "hw_squares", "late")
     assert gradebooks.cells("hw_squares", "late")[0]["squares", "late penalty"] == 9.0
-
-
-def test_the_kernel_knows_it_is_autograded(gradebooks):
-    assert_same(gradebooks, "hw_training", "trainer")
     assert gradebooks.cells("hw_training", "trainer")[0]["training", "test_graded_quickly"] == (1.0, 1.0, False)
-
-
-def test_every_notebook_of_a_homework_is_graded(gradebooks):
-    assert_same(gradebooks, "hw_parts", "both")
-
-
-def test_a_missing_notebook_scores_0_everywhere_and_leaves_nothing_for_a_ta(gradebooks):
-    assert_same(gradebooks, "hw_parts", "missing")
-    ours, _ = gradebooks.cells("hw_parts", "missing")
-    assert ours["part2", "why"] == (0.0, 2.0, False) and ours["part2", "tidy"] == (0.0, 1.0, False)
+    missing, _ = gradebooks.cells("hw_parts", "missing")
+    assert missing["part2", "why"] == (0.0, 2.0, False) and missing["part2", "tidy"] == (0.0, 1.0, False)
 
 
 def test_deleted_test_cells_run_where_nbgrader_leaves_them_for_a_ta(gradebooks):
