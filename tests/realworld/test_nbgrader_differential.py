@@ -243,7 +243,8 @@ def test_what_the_same_grades_are(gradebooks):
     assert blank["squares", "test_auto"] == blank["squares", "test_hashed"] == (0.0, 2.0, False)
     assert gradebooks.cells("hw_squares", "answered")[0]["squares", "explain"] == (None, 2.0, True)
     assert gradebooks.cells("hw_squares", "partial")[0]["squares", "test_partial"] == (2.0, 3.0, False)
-    assert gradebooks.cells("hw_squares", "late")[0]["squares", "late penalty"] == 9.0
+    assert gradebooks.cells("hw_squares", "solved")[0]["squares", "test_data"] == (1.0, 1.0, False)  # data/side.txt
+    assert gradebooks.cells("hw_squares", "late")[0]["squares", "late penalty"] == 10.0  # "zero": all 10 points
     assert gradebooks.cells("hw_training", "trainer")[0]["training", "test_graded_quickly"] == (1.0, 1.0, False)
     missing, _ = gradebooks.cells("hw_parts", "missing")
     assert missing["part2", "why"] == (0.0, 2.0, False) and missing["part2", "tidy"] == (0.0, 1.0, False)

@@ -126,6 +126,15 @@ def test_nbgrader_execute_timeout_is_the_course_cell_time_limit(course: Course, 
     assert configured(course, lines).cell_timeout_s == seconds
 
 
+def test_a_homework_cell_time_limit_defaults_to_nbgrader_execute_timeout(course: Course) -> None:
+    course = configured(course, "c.Execute.timeout = 120")
+    assert course.homework("hw_x").limits.cell_timeout_s == 120
+    settings(course, "cell_timeout_s = 5\n")
+    assert course.homework("hw_x").limits.cell_timeout_s == 5
+    settings(course, "timeout_s = 200\n")
+    assert configured(course, "c.Execute.timeout = None").homework("hw_x").limits.cell_timeout_s == 200
+
+
 @pytest.mark.parametrize("lines, pattern", [
     ("", ""), ('c.IgnorePattern.pattern = "NNPACK"', ""),
     ('c.IgnorePattern.enabled = True\nc.IgnorePattern.pattern = "NNPACK"', "NNPACK"),
