@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nbformat import NotebookNode
+from nbgrader.utils import compute_checksum
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict:
@@ -32,6 +33,17 @@ def is_autograded_test(cell: NotebookNode) -> bool:
 def is_manual(cell: NotebookNode) -> bool:
     """A graded cell a person grades (a written answer, or graded student code)."""
     return is_grade(cell) and is_solution(cell)
+
+
+def is_task(cell: NotebookNode) -> bool:
+    """A task a person grades from the whole notebook (nbgrader's "manually graded task")."""
+    return bool(nbgrader_meta(cell).get("task"))
+
+
+def left_as_released(cell: NotebookNode) -> bool:
+    """nbgrader's test for no response: the cell still matches the checksum it was released with."""
+    checksum = nbgrader_meta(cell).get("checksum")
+    return checksum is not None and checksum == compute_checksum(cell)
 
 
 def points(cell: NotebookNode) -> float:

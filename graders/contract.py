@@ -56,6 +56,7 @@ class GradingJob:
     preload: tuple[str, ...] = ()
     files: tuple[JobFile, ...] = ()
     labels: dict[int, str] = field(default_factory=dict)  # index -> grade id, to name cells in notes
+    environment: dict[str, str] = field(default_factory=dict)  # variables the submission's code sees
 
 
 class MemoryMechanism(StrEnum):

@@ -136,6 +136,35 @@ class Course:
         """nbgrader's `CourseDirectory.ignore` globs, plus the instructor-only files."""
         return list(dict.fromkeys([*CourseDirectory(config=self.config).ignore, *INSTRUCTOR_ONLY]))
 
+    @property
+    def cell_timeout_s(self) -> float | None:
+        """nbgrader's per-cell time limit, `c.Execute.timeout` (s; nbgrader's default 30; None: no limit):
+        the default of a homework's own cell_timeout_s."""
+        from nbgrader.preprocessors import Execute
+
+        timeout = self.config.Execute.get("timeout", Execute.class_traits()["timeout"].default())
+        return None if timeout is None or timeout <= 0 else float(timeout)  # nbclient: None or -1 turn it off
+
+    @property
+    def ignore_stderr(self) -> str:
+        """nbgrader's IgnorePattern (`c.IgnorePattern.enabled`, `.pattern`): the regular expression of stderr
+        outputs that do not fail a test cell, or "" when off."""
+        from nbgrader.preprocessors import IgnorePattern
+
+        ignore = IgnorePattern(config=self.config)
+        return ignore.pattern if ignore.enabled else ""
+
+    def check_autograde_settings(self) -> None:
+        """Refuse, in one line, nbgrader autograde settings that graders does not follow (never ignore them)."""
+        autograde = self.config.Autograde
+        custom = [name for name in ("sanitize_preprocessors", "autograde_preprocessors") if name in autograde]
+        if custom:
+            raise CourseError(f"c.Autograde.{custom[0]} is set in {CONFIG_FILE}: graders grades with nbgrader's "
+                              "default steps only (see docs/COMPATIBILITY.md); remove it")
+        if autograde.get("create_student", True) is False:
+            raise CourseError(f"c.Autograde.create_student = False is not supported: graders grades every student "
+                              f"folder in submitted/; remove it from {CONFIG_FILE}")
+
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
@@ -173,8 +202,10 @@ class Course:
         if gpu not in GPU_MODES:
             raise CourseError(f"{settings_file}: gpu must be one of {', '.join(GPU_MODES)}")
         try:
-            limits = Limits(wall_s=float(settings.get("timeout_s", Limits.wall_s)),
-                            cell_timeout_s=float(settings.get("cell_timeout_s", Limits.cell_timeout_s)),
+            wall_s = float(settings.get("timeout_s", Limits.wall_s))
+            # no per-cell limit in the course's config (c.Execute.timeout = None): the notebook's is the only one
+            course_cell_s = self.cell_timeout_s if self.cell_timeout_s is not None else wall_s
+            limits = Limits(wall_s=wall_s, cell_timeout_s=float(settings.get("cell_timeout_s", course_cell_s)),
                             **{name: int(settings.get(name, getattr(Limits, name))) for name in INTEGER_LIMITS})
         except (TypeError, ValueError):
             raise CourseError(f"{settings_file}: limits must be numbers") from None

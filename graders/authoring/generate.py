@@ -17,6 +17,7 @@ from __future__ import annotations
 import filecmp
 import json
 import logging
+import re
 import shutil
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import SaveCells
@@ -36,6 +38,7 @@ from graders.course import Course, CourseError
 from graders.dispatch import worker
 from graders.errors import UserError
 from graders.grading import files, submission
+from graders.grading.master import master_notebook
 from graders.grading.prepare import Prepared
 from graders.sandbox import preflight
 
@@ -106,6 +109,9 @@ def _generate(course: Course, hw: str, lang: str, release_root: Path, db_url: st
 
 
 class _ErrorLog(logging.Handler):
+    KERNEL_ERROR = "Runtime error from the kernel:"  # how InstantiateTests logs a failing autotest expression
+    EXCEPTION = re.compile(r"^[\w.]*(Error|Exception): ")
+
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.messages: list[str] = []
@@ -119,12 +125,19 @@ class _ErrorLog(logging.Handler):
             self.user_error = handled
 
     def cause(self) -> str:
-        """The most specific line nbgrader logged: the exception at the end of a traceback."""
+        """The most specific thing nbgrader logged, on one line: the error the instructor notebook raised
+        while autotests were expanded, the first exception of a traceback, or else its first error."""
         for message in self.messages:
-            lines = [line for line in message.strip().splitlines() if line.strip()]
-            if message.startswith("Traceback") and lines:
-                return lines[-1]
-        return self.messages[0] if self.messages else "unknown error"
+            if message.startswith(self.KERNEL_ERROR):
+                ename, evalue, *_ = [*message[len(self.KERNEL_ERROR):].strip().splitlines(), "", ""]
+                return f"the instructor notebook raised {ename}: {evalue} while nbgrader expanded its autotests"
+        for message in self.messages:
+            if message.startswith("Traceback"):
+                found = next((line.strip() for line in message.splitlines() if self.EXCEPTION.match(line.strip())),
+                             None)
+                if found:
+                    return found
+        return " ".join(self.messages[0].split()) if self.messages else "unknown error"
 
 
 def stale_files(course: Course, hw: str, langs: list[str] | None = None) -> list[str]:
@@ -152,17 +165,18 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def make_keys(course: Course, hw: str, sandbox: str = "bubblewrap") -> dict[str, int]:
-    """Run each instructor notebook and store its probes as the answer key of `hw`."""
+    """Run each instructor notebook as released (autotests expanded) and store its probes as the answer key of `hw`."""
     preflight.require(sandbox)
     homework = course.homework(hw)
     homework_files = files.homework_files(course, homework)
+    with Gradebook(course.db_url, course.course_id) as gradebook:
+        masters = {notebook: master_notebook(course, gradebook.db, hw, notebook) for notebook in course.notebooks(hw)}
     counts = {}
-    for notebook in course.notebooks(hw):
-        instructor = instructor_notebook(course, hw, notebook)
-        job = submission.make_job(f"instructor/{notebook}", Prepared(instructor), homework, sandbox,
+    for notebook, master in masters.items():
+        job = submission.make_job(f"instructor/{notebook}", Prepared(master), homework, sandbox,
                                   homework_files.files)
         _, execution = worker.run_job(job, homework_files.contents)
-        key = build_key(notebook, instructor, execution)
+        key = build_key(notebook, master, execution, course.ignore_stderr)
         key.save(course.keys_dir(hw) / f"{notebook}.json")
         counts[notebook] = sum(len(p) for p in key.tests.values())
     return counts
@@ -171,6 +185,8 @@ def make_keys(course: Course, hw: str, sandbox: str = "bubblewrap") -> dict[str,
 def generate(course: Course, hw: str, langs: list[str] | None = None, sandbox: str = "bubblewrap") -> Generated:
     """Release `hw` in `langs` (default: every language of the course) and make its keys (once: they do not
     depend on the language)."""
+    for notebook in course.notebooks(hw):
+        instructor_notebook(course, hw, notebook)  # a notebook graders cannot grade is refused before release
     release_dirs = release(course, hw, langs)
     try:
         counts = make_keys(course, hw, sandbox)

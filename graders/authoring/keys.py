@@ -17,6 +17,7 @@ from nbformat import NotebookNode
 from graders import cells
 from graders.contract import CellStatus, Execution
 from graders.errors import UserError
+from graders.grading.verdict import judge_assert
 from graders.sandbox.values import decode
 
 KEY_FORMAT = 1
@@ -46,8 +47,9 @@ class NotebookKey:
         return cls(data["notebook"], data["tests"])
 
 
-def build_key(name: str, notebook: NotebookNode, execution: Execution) -> NotebookKey:
-    """Collect the instructor run's probes per test cell, refusing a run that a student could not pass."""
+def build_key(name: str, notebook: NotebookNode, execution: Execution, ignore_stderr: str = "") -> NotebookKey:
+    """Collect the instructor run's probes per test cell, refusing a run that a student could not pass:
+    a test cell that fails, or an assert-style one (no probes) that nbgrader's rule would not give full points."""
     if execution.failed:
         raise InvalidKey(f"{name}: the instructor solution did not run to the end ({execution.reason})")
     slow = [index for index, run in sorted(execution.cells.items()) if run.status == CellStatus.TIMED_OUT]
@@ -74,6 +76,11 @@ def build_key(name: str, notebook: NotebookNode, execution: Execution) -> Notebo
             seen.add(probe_name)
             _check_bounds(name, probe_name, record)
             probes.append({"name": probe_name, "value": record["value"], "options": record["options"]})
+        if not probes:
+            verdict = judge_assert(gid, cells.points(cell), run, ignore_stderr=ignore_stderr)
+            if verdict.score < verdict.max_points:
+                raise InvalidKey(f"{name}: the instructor solution earns {verdict.score:g}/{verdict.max_points:g} "
+                                 f"on test cell {gid} ({verdict.message})")
         tests[gid] = probes
     return NotebookKey(name, tests)
 

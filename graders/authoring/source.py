@@ -28,6 +28,15 @@ def notebook_language(notebook: NotebookNode, default: str) -> str:
 
 
 def instructor_notebook(course: Course, hw: str, notebook: str, lang: str | None = None) -> NotebookNode:
-    """The source notebook (solutions and hidden tests) in `lang` (default: the course's)."""
+    """The source notebook (solutions and hidden tests) in `lang` (default: the course's).
+
+    Raises CourseError for a notebook written for another kernel than Python: grading kernels run Python only.
+    """
     path = course.path("source", course.check_assignment(hw), f"{notebook}.ipynb")
-    return select_language(nbformat.read(path, as_version=4), lang or course.default_lang)
+    source = nbformat.read(path, as_version=4)
+    # nbgrader runs a notebook in the kernel its kernelspec names; ClearSolutions reads the language the same way
+    language = source.metadata.get("kernelspec", {}).get("language", "python")
+    if language != "python":
+        raise CourseError(f"{hw}/{notebook}.ipynb is written for a {language} kernel: "
+                          "graders grades Python notebooks only")
+    return select_language(source, lang or course.default_lang)

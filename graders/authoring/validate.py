@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
+from nbgrader.api import Gradebook
 
 from graders import cells
 from graders.authoring.generate import generate, read_release
@@ -20,6 +21,7 @@ from graders.authoring.source import instructor_notebook
 from graders.course import Course, CourseError
 from graders.dispatch.dispatcher import Dispatcher
 from graders.grading import files, submission
+from graders.grading.master import master_notebook
 from graders.grading.prepare import prepare
 
 
@@ -81,8 +83,10 @@ def grade_cases(course: Course, hw: str, *, sandbox: str = "bubblewrap", workers
     homework = course.homework(hw)
     homework_files = files.homework_files(course, homework)
     mutants = load_mutants(course, hw)[:max_mutants]
+    with Gradebook(course.db_url, course.course_id) as gradebook:
+        masters = {notebook: master_notebook(course, gradebook.db, hw, notebook) for notebook in course.notebooks(hw)}
     cases, jobs, plans = [], [], {}
-    for notebook in course.notebooks(hw):
+    for notebook, master in masters.items():
         instructor = instructor_notebook(course, hw, notebook)
         key = NotebookKey.load(course.keys_dir(hw) / f"{notebook}.json")
         submissions = [("solution", "full marks", instructor, ()),
@@ -90,7 +94,7 @@ def grade_cases(course: Course, hw: str, *, sandbox: str = "bubblewrap", workers
         submissions += [(f"mutant: {m.name}", "loses points", mutate(instructor, m), m.loses)
                         for m in mutants]
         for name, expectation, submitted, loses in submissions:
-            prepared = prepare(instructor, submitted)
+            prepared = prepare(master, submitted)
             job = submission.make_job(f"{notebook}/{len(jobs)}", prepared, homework, sandbox,
                                       homework_files.files)
             case = Case(f"{notebook}: {name}" if len(course.notebooks(hw)) > 1 else name, expectation)
@@ -100,16 +104,18 @@ def grade_cases(course: Course, hw: str, *, sandbox: str = "bubblewrap", workers
     with Dispatcher(workers) as dispatcher:
         for attempt in dispatcher.run(jobs, homework_files.contents):
             if attempt.final:
-                _check(*plans[attempt.job.key], attempt)
+                _check(*plans[attempt.job.key], attempt, course.ignore_stderr)
     return cases
 
 
-def _check(case: Case, prepared, key: NotebookKey, loses: tuple[str, ...], attempt) -> None:  # noqa: ANN001
+def _check(case: Case, prepared, key: NotebookKey, loses: tuple[str, ...], attempt,  # noqa: ANN001
+           ignore_stderr: str) -> None:
     if attempt.execution is None:
         case.detail = f"not graded: {attempt.error}"
         return
     case.device = attempt.execution.device
-    verdicts = [v for v in submission.judge(prepared.notebook, key, attempt.execution) if v.kind != "manual"]
+    verdicts = [v for v in submission.judge(prepared.notebook, key, attempt.execution, ignore_stderr)
+                if v.kind != "manual"]
     case.cell_scores = {v.grade_id: v.score or 0.0 for v in verdicts}
     case.score = round(sum(case.cell_scores.values()), 6)
     case.max_score = sum(v.max_points for v in verdicts)

@@ -82,7 +82,8 @@ def run_job(job: GradingJob, contents: Mapping[str, bytes] | None = None) -> tup
                                "submit jobs through graders.dispatch.dispatcher.Dispatcher")
         kernels = plugin.kernels
     use_gpu = job.gpu != "none" and has_gpu
-    return runner, kernels.get(job, slot, use_gpu).execute(list(job.cells), job.limits, job.files, contents, job.labels)
+    return runner, kernels.get(job, slot, use_gpu).execute(list(job.cells), job.limits, job.files, contents, job.labels,
+                                                           job.environment)
 
 
 def close_kernels() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from graders.authoring.generate import load_keys
 from graders.authoring.keys import NotebookKey
-from graders.authoring.source import instructor_notebook, notebook_language
-from graders.contract import CellRun, CellStatus, Execution, GradingJob
+from graders.authoring.source import notebook_language
+from graders.contract import Execution, GradingJob
 from graders.course import Course, CourseError, Homework
 from graders.crash import crash_point
 from graders.dispatch.dispatcher import AttemptResult, Dispatcher
@@ -38,6 +38,7 @@ from graders.errors import UserError
 from graders.grading import files, submission
 from graders.grading.deadlines import LateRules, late_rules, penalize, submission_time, timestamp_fallback
 from graders.grading.disclosure import hidden_tests_marker
+from graders.grading.master import master_notebook
 from graders.grading.prepare import BadSubmission, Prepared, prepare, read_submission
 from graders.grading.verdict import CellVerdict
 from graders.sandbox import preflight
@@ -77,6 +78,15 @@ class _Run:
     sandbox: str
     homework_files: files.JobFiles
     hidden_marker: str  # where hidden tests begin (nbgrader's ClearHiddenTests setting)
+    ignore_stderr: str  # nbgrader's IgnorePattern, for assert-style test cells
+    masters: dict[tuple[str, str], NotebookNode] = field(default_factory=dict)
+
+    def master(self, notebook: str, lang: str) -> NotebookNode:
+        """The instructor notebook to grade `notebook` in `lang` on, read once per run."""
+        if (notebook, lang) not in self.masters:
+            with self.store.session() as session:
+                self.masters[notebook, lang] = master_notebook(self.course, session, self.hw, notebook, lang)
+        return self.masters[notebook, lang]
 
 
 @dataclass
@@ -104,6 +114,7 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
     (no answer keys, no GPU runner, ...) fails its unfinished jobs with that reason, then is raised.
     """
     course.check_assignment(hw)
+    course.check_autograde_settings()
     if (dispatcher.runners.kind if dispatcher else "remote" if scheduler else "local") == "local":
         preflight.require(sandbox)  # this machine runs the kernels: stop now (one line) if it cannot sandbox them
     homework = course.homework(hw)
@@ -126,7 +137,8 @@ def autograde(course: Course, hw: str, *, students: list[str] | None = None, wor
             on_planned(len(planned))
         try:
             context = _Run(course, hw, homework, load_keys(course, hw), late_rules(course, hw), store, sandbox,
-                           files.homework_files(course, homework), hidden_tests_marker(course.config))
+                           files.homework_files(course, homework), hidden_tests_marker(course.config),
+                           course.ignore_stderr)
             for outcome in _grade(context, planned, dispatcher or Dispatcher(workers, scheduler), dispatcher is None):
                 outcomes.append(outcome)
                 report(outcome)
@@ -230,7 +242,7 @@ def _prepare(run: _Run, planned: _Planned, contents: dict[str, bytes]) -> Gradin
             raise BadSubmission(f"{notebook}.ipynb missing from the submission")
         submitted, notes = read_submission(data)
         lang = notebook_language(submitted, course.default_lang)
-        planned.prepared = prepare(instructor_notebook(course, hw, notebook, lang), submitted)
+        planned.prepared = prepare(run.master(notebook, lang), submitted)
         planned.prepared.notes[:0] = planned.stamp_notes + notes
     except BadSubmission as exc:
         return _fail_unrunnable(run, planned, str(exc))
@@ -243,11 +255,10 @@ def _prepare(run: _Run, planned: _Planned, contents: dict[str, bytes]) -> Gradin
 
 
 def _fail_unrunnable(run: _Run, planned: _Planned, reason: str) -> Outcome:
-    """A submission that cannot even be read: zero auto score, recorded as failed with its reason."""
-    instructor = instructor_notebook(run.course, run.hw, planned.notebook)
-    verdicts = submission.judge(instructor, run.keys[planned.notebook], Execution(cells={
-        i: CellRun(status=CellStatus.NOT_RUN) for i, c in enumerate(instructor.cells) if c.cell_type == "code"}),
-        run.hidden_marker)
+    """A submission that cannot even be read: zero everywhere (nothing left for a TA), recorded as failed
+    with its reason."""
+    master = run.master(planned.notebook, run.course.default_lang)
+    verdicts = submission.judge_unrunnable(master, run.keys[planned.notebook], reason)
     max_score = _max(verdicts)
     with run.store.session() as session:
         session.add(Attempt(job_id=planned.job_id, number=1, state=AttemptState.FAILED, reason=reason,
@@ -274,7 +285,8 @@ def _record_attempt(run: _Run, planned: _Planned, attempt: AttemptResult) -> Out
                     notes=planned.prepared.notes, finished_at=now))
         return Outcome(planned.student, planned.notebook, OutcomeState.FAILED, reason=attempt.error) \
             if attempt.final else None
-    verdicts = submission.judge(planned.prepared.notebook, run.keys[planned.notebook], execution, run.hidden_marker)
+    verdicts = submission.judge(planned.prepared.notebook, run.keys[planned.notebook], execution, run.hidden_marker,
+                                run.ignore_stderr)
     score, max_score = _score(verdicts), _max(verdicts)
     state = JobState.FAILED if execution.failed else JobState.DONE
     autograded = submission.autograded_notebook(planned.prepared, execution, verdicts, planned.job_id)

@@ -1,13 +1,14 @@
 """Due dates, per-student extensions and late penalties.
 
-Due dates live in the course config (`c.Graders.due = {"hw1_backprop": "2026-11-20 23:59 UTC"}`),
-extensions in the platform's `graders_extension` table, and the late-penalty
-policy is nbgrader's own extension point: the `LateSubmissionPlugin` class named
-by `c.AssignLatePenalties.plugin_class` (nbgrader's "none"/"zero" methods, or
-`graders.grading.deadlines.PercentPerDay` below). Penalties are recomputed from the
-scores already in the gradebook, so changing a policy, a due date or an
-extension never re-runs a notebook; autograde applies them in the transaction that
-records the grades (`penalize`), so a stored score never waits for its penalty. nbgrader's own `Assignment.duedate` and
+Due dates live in the course config (`c.Graders.due = {"hw1_backprop": "2026-11-20 23:59 UTC"}`; a
+homework without one there keeps the due date set in the gradebook the nbgrader way), extensions
+in the platform's `graders_extension` table, and the late-penalty policy is nbgrader's own
+extension point: the `LateSubmissionPlugin` class named by `c.AssignLatePenalties.plugin_class`
+(nbgrader's "none"/"zero" methods, or `graders.grading.deadlines.PercentPerDay` below).
+Penalties are recomputed from the scores already in the gradebook, so changing a policy, a
+due date or an extension never re-runs a notebook; autograde applies them in the transaction
+that records the grades (`penalize`), so a stored score never waits for its penalty. nbgrader's
+own `Assignment.duedate` and
 `SubmittedAssignment.extension` are kept in step, so formgrader shows the same.
 """
 
@@ -15,13 +16,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from dateutil import parser as dateparser
 from dateutil.tz import gettz, tzoffset
-from nbgrader.api import SubmittedAssignment
+from nbgrader.api import Assignment, SubmittedAssignment
 from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import AssignLatePenalties
 from sqlalchemy import select
@@ -250,6 +251,7 @@ def penalize(session: Session, rules: LateRules, submission: SubmittedAssignment
     """
     with audit.acting("late penalty"):
         assignment = submission.assignment
+        rules = _with_gradebook_due(rules, assignment)
         if assignment.duedate != rules.due:
             audit.record(session, rules.hw, None, "due_date", assignment.duedate, rules.due)
             assignment.duedate = rules.due
@@ -265,8 +267,15 @@ def penalize(session: Session, rules: LateRules, submission: SubmittedAssignment
 
 def penalties_stale(session: Session, rules: LateRules, submission: SubmittedAssignment) -> bool:
     """Whether `penalize` would change anything in one submission (due date, extension, penalties); writes nothing."""
+    rules = _with_gradebook_due(rules, submission.assignment)
     extension, changes = _late_plan(session, rules, submission)
     return bool(changes) or submission.assignment.duedate != rules.due or submission.extension != extension
+
+
+def _with_gradebook_due(rules: LateRules, assignment: Assignment) -> LateRules:
+    """`rules`, or, for a homework not in c.Graders.due, the due date set the nbgrader way (formgrader, `nbgrader
+    db assignment add --duedate`), which stands."""
+    return replace(rules, due=assignment.duedate) if rules.due is None and assignment.duedate else rules
 
 
 def _late_plan(session: Session, rules: LateRules,

@@ -1,13 +1,14 @@
 """Prepare a submitted notebook for grading: the student's cells, the instructor's tests.
 
-Like nbgrader's OverwriteCells, but built from the instructor notebook so that
-nothing the student did to the test cells matters: every instructor cell that
-carries a grade id (tests, locked cells) comes from `source/`, in source order,
-with its metadata and points, whether the student kept, edited, moved, duplicated
-or deleted it. Every other cell is the student's, kept in the order the student
-left it, after the instructor cell that preceded it. Solution cells keep the
-student's text under the instructor's metadata; invented or duplicated grade ids
-lose their nbgrader metadata.
+Like nbgrader's OverwriteCells, but built from the instructor notebook (the master,
+graders.grading.master) so that nothing the student did to the test cells matters:
+every instructor cell that carries a grade id (tests, locked cells) comes from the
+master, in its order, with its metadata and points, whether the student kept, edited,
+moved, duplicated or deleted it. Every other cell is the student's, kept in the order
+the student left it, after the instructor cell that preceded it. A solution cell keeps
+the student's text under the master's metadata (its type too, as OverwriteCells does);
+when the student duplicated it, the last copy is the graded one, as nbgrader's
+DeduplicateIds decides. Invented grade ids lose their nbgrader metadata.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.nbgraderformat import SCHEMA_VERSION
 
 from graders import cells
 
@@ -58,7 +60,20 @@ def read_submission(data: bytes) -> tuple[NotebookNode, list[str]]:
     for cell in notebook.cells:
         if cell.get("cell_type") not in ("code", "markdown", "raw") or not isinstance(cell.get("source"), str):
             raise BadSubmission("malformed notebook (bad cell)")
+    _check_schema(notebook)
     return notebook, notes
+
+
+def _check_schema(notebook: NotebookNode) -> None:
+    """Refuse nbgrader metadata of another schema version, as nbgrader's autograde does."""
+    for cell in notebook.cells:
+        if cells.grade_id(cell) is None:
+            continue  # metadata without a grade id is dropped by prepare() anyway
+        version = cells.nbgrader_meta(cell).get("schema_version", 0)
+        if version != SCHEMA_VERSION:
+            age = "an old" if isinstance(version, int) and version < SCHEMA_VERSION else "a newer"
+            raise BadSubmission(f"{age} nbgrader metadata schema (version {version}, expected {SCHEMA_VERSION}): "
+                                f"back it up and run `nbgrader update` on it")
 
 
 def prepare(instructor: NotebookNode, submitted: NotebookNode) -> Prepared:
@@ -67,12 +82,15 @@ def prepare(instructor: NotebookNode, submitted: NotebookNode) -> Prepared:
                       if cells.grade_id(c) and not cells.is_solution(c)}
     solution_ids = {cells.grade_id(c): c for c in instructor.cells
                     if cells.grade_id(c) and cells.is_solution(c)}
+    copies: dict[str, list[int]] = {}
+    for index, cell in enumerate(submitted.cells):
+        if cells.grade_id(cell) in solution_ids:
+            copies.setdefault(cells.grade_id(cell), []).append(index)
     notes: list[str] = []
     after: dict[str | None, list[NotebookNode]] = {None: []}
     anchor: str | None = None
-    used_solutions: set[str] = set()
     seen_instructor: set[str] = set()
-    for cell in submitted.cells:
+    for index, cell in enumerate(submitted.cells):
         gid = cells.grade_id(cell)
         if gid in instructor_ids:
             if gid in seen_instructor:
@@ -80,7 +98,8 @@ def prepare(instructor: NotebookNode, submitted: NotebookNode) -> Prepared:
             seen_instructor.add(gid)
             anchor = gid
             continue
-        after.setdefault(anchor, []).append(_student_cell(cell, gid, solution_ids, used_solutions, notes))
+        graded = solution_ids.get(gid) if gid in copies and index == copies[gid][-1] else None
+        after.setdefault(anchor, []).append(_student_cell(cell, gid, graded, len(copies.get(gid, ())), notes))
     missing = sorted(set(instructor_ids) - seen_instructor)
     if missing:
         notes.append(f"instructor cells restored: {', '.join(missing)}")
@@ -98,15 +117,27 @@ def prepare(instructor: NotebookNode, submitted: NotebookNode) -> Prepared:
     return Prepared(notebook, notes)
 
 
-def _student_cell(cell: NotebookNode, gid: str | None, solution_ids: dict, used: set[str],
+def _student_cell(cell: NotebookNode, gid: str | None, graded: NotebookNode | None, copies: int,
                   notes: list[str]) -> NotebookNode:
+    """The student's cell; under the master's metadata (and cell type) if it is the graded copy of a solution."""
     cell = copy.deepcopy(cell)
     meta = cell.setdefault("metadata", {})
-    if gid in solution_ids and gid not in used and cell.cell_type == solution_ids[gid].cell_type:
-        used.add(gid)
-        meta["nbgrader"] = copy.deepcopy(solution_ids[gid].metadata["nbgrader"])
+    if graded is not None:
+        if cell.cell_type != graded.cell_type:
+            cell = _as_type(cell, graded.cell_type)
+        cell.metadata["nbgrader"] = copy.deepcopy(graded.metadata["nbgrader"])
+        if copies > 1:
+            notes.append(f"answer cell {gid} appears {copies} times: the last copy is graded")
+            if cells.is_manual(cell):  # which copy holds the answer is for a person to see, never a blank 0
+                cell.metadata["nbgrader"].pop("checksum", None)
     elif "nbgrader" in meta:
-        if gid:
+        if gid and not copies:
             notes.append(f"grade id {gid} not recognised: graded as a plain cell")
-        del meta["nbgrader"]
+        del meta["nbgrader"]  # an earlier copy of an answer runs as the student's plain code
     return cell
+
+
+def _as_type(cell: NotebookNode, cell_type: str) -> NotebookNode:
+    """`cell` turned back into the type it was released as (nbgrader's OverwriteCells.update_cell_type)."""
+    make = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
+    return make(cell.source, metadata=cell.metadata, **({"id": cell.id} if "id" in cell else {}))

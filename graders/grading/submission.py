@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -20,13 +21,16 @@ from nbformat import NotebookNode
 
 from graders import cells
 from graders.authoring.keys import NotebookKey
-from graders.contract import CellStatus, Execution, GradingJob, JobFile
+from graders.contract import CellRun, CellStatus, Execution, GradingJob, JobFile
 from graders.course import Homework
 from graders.grading import verdict
 from graders.grading.disclosure import HIDDEN_TESTS_BEGIN, Disclosure
 from graders.grading.messages import saved
 from graders.grading.prepare import Prepared
 from graders.grading.verdict import CellVerdict
+
+# As nbgrader's autograde sets it for the kernel: notebooks test it to skip slow work while being graded.
+ENVIRONMENT = {"NBGRADER_EXECUTION": "autograde"}
 
 
 def submitted_notebook(folder: Path, notebook: str) -> tuple[bytes | None, str]:
@@ -40,14 +44,16 @@ def make_job(key: str, prepared: Prepared, homework: Homework, sandbox: str,
              files: tuple[JobFile, ...]) -> GradingJob:
     code = tuple((i, c.source) for i, c in enumerate(prepared.notebook.cells) if c.cell_type == "code")
     labels = {i: cells.grade_id(c) for i, c in enumerate(prepared.notebook.cells) if cells.grade_id(c)}
-    return GradingJob(key, code, homework.limits, sandbox, homework.gpu, homework.preload, files, labels)
+    return GradingJob(key, code, homework.limits, sandbox, homework.gpu, homework.preload, files, labels,
+                      dict(ENVIRONMENT))
 
 
 def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution,
-          hidden_marker: str = HIDDEN_TESTS_BEGIN) -> list[CellVerdict]:
+          hidden_marker: str = HIDDEN_TESTS_BEGIN, ignore_stderr: str = "") -> list[CellVerdict]:
     """Verdicts for every graded cell of a prepared notebook, from its execution and the key.
 
     Their messages say only what graders.grading.disclosure allows (`hidden_marker` starts hidden tests).
+    `ignore_stderr`: nbgrader's IgnorePattern for assert-style test cells (see verdict.judge_assert).
     """
     disclosure = Disclosure.of(notebook, hidden_marker)
     verdicts = []
@@ -56,7 +62,7 @@ def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution,
             continue
         gid, max_points = cells.grade_id(cell), cells.points(cell)
         if cells.is_manual(cell):
-            verdicts.append(verdict.manual(gid, max_points))
+            verdicts.append(verdict.manual(gid, max_points, answered=not cells.left_as_released(cell)))
             continue
         run = execution.cells[index]
         error = disclosure.describe_error(index, run)
@@ -64,8 +70,16 @@ def judge(notebook: NotebookNode, key: NotebookKey, execution: Execution,
             verdicts.append(verdict.judge_probes(gid, max_points, key.tests[gid], run, error=error,
                                                  restricted=disclosure.restricted(index)))
         else:
-            verdicts.append(verdict.judge_assert(gid, max_points, run, error=error))
+            verdicts.append(verdict.judge_assert(gid, max_points, run, error=error, ignore_stderr=ignore_stderr))
     return verdicts
+
+
+def judge_unrunnable(notebook: NotebookNode, key: NotebookKey, reason: str) -> list[CellVerdict]:
+    """A notebook missing, empty or unreadable, as nbgrader scores a missing one: every graded and task
+    cell 0, none waiting for a person."""
+    not_run = Execution(cells={i: CellRun() for i, c in enumerate(notebook.cells) if c.cell_type == "code"})
+    tasks = [CellVerdict(cells.grade_id(c), cells.points(c), 0.0, "manual") for c in notebook.cells if cells.is_task(c)]
+    return [replace(v, score=0.0, message=reason) for v in [*judge(notebook, key, not_run), *tasks]]
 
 
 def autograded_notebook(prepared: Prepared, execution: Execution, verdicts: list[CellVerdict],

@@ -17,9 +17,11 @@ that feedback can say in the student's language.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
+from nbgrader.utils import get_partial_grade
 
 from graders.contract import CellRun, CellStatus
 from graders.grading.messages import N_, Message
@@ -69,25 +71,49 @@ def judge_probes(grade_id: str, max_points: float, key: list[dict], run: CellRun
     return CellVerdict(grade_id, max_points, score, "probes", verdicts)
 
 
-def judge_assert(grade_id: str, max_points: float, run: CellRun, *, error: str | None = None) -> CellVerdict:
-    """nbgrader's rule for plain assert-style tests: full points if the cell ran without error.
+def judge_assert(grade_id: str, max_points: float, run: CellRun, *, error: str | None = None,
+                 ignore_stderr: str = "") -> CellVerdict:
+    """nbgrader's rule for plain assert-style test cells (`nbgrader.utils.determine_grade`), output by output:
+    an error or any stderr output earns 0, the cell's value (its last expression) is partial credit
+    when it reads as a number from 0 to `max_points`, and a cell that ran cleanly earns full points.
 
-    Weaker than probes: student code in the same kernel can make such a cell pass. `error`: the cell's
-    exception as feedback may show it (Disclosure.describe_error).
+    `error`: the cell's exception as feedback may show it (Disclosure.describe_error). `ignore_stderr` is
+    nbgrader's IgnorePattern: stderr outputs matching that regular expression do not count.
+    Weaker than probes: student code in the same kernel can make such a cell pass.
     """
-    passed = run.status == CellStatus.OK
-    if passed:
-        message = PASSED
-    elif run.status == CellStatus.TIMED_OUT:
-        message = Message(TIMED_OUT_MESSAGE)
-    elif run.status != CellStatus.ERROR:
-        message = Message("test cell did not run")
-    else:
-        message = Message("test cell failed: {error}", error=error) if error else Message("test cell failed")
-    return CellVerdict(grade_id, max_points, max_points if passed else 0.0, "assert", message=message)
+    failed = Message("test cell failed: {error}", error=error) if error else Message("test cell failed")
+    if run.status == CellStatus.TIMED_OUT:
+        return _assert_verdict(grade_id, max_points, 0.0, Message(TIMED_OUT_MESSAGE))
+    if run.status != CellStatus.OK and not any(o.get("output_type") == "error" for o in run.outputs):
+        unfinished = {CellStatus.ERROR: failed, CellStatus.RUNNING: Message("test cell did not finish")}
+        return _assert_verdict(grade_id, max_points, 0.0,
+                               unfinished.get(run.status, Message("test cell did not run")))
+    for output in run.outputs:
+        kind = output.get("output_type")
+        if kind == "error":
+            return _assert_verdict(grade_id, max_points, 0.0, failed)
+        if kind == "stream" and output.get("name") == "stderr" and not (
+                ignore_stderr and re.search(ignore_stderr, str(output.get("text", "")))):
+            return _assert_verdict(grade_id, max_points, 0.0, Message("test cell wrote to stderr (nbgrader fails it)"))
+        if kind == "execute_result":
+            try:
+                score = float(get_partial_grade(output, max_points))
+            except (KeyError, TypeError, ValueError):
+                return _assert_verdict(grade_id, max_points, 0.0, Message(
+                    "the test cell's value is not a partial credit from 0 to {points}", points=f"{max_points:g}"))
+            return _assert_verdict(grade_id, max_points, score, PASSED if score == max_points else Message(
+                "partial credit {score}/{points}", score=f"{score:g}", points=f"{max_points:g}"))
+    return _assert_verdict(grade_id, max_points, max_points, PASSED)
 
 
-def manual(grade_id: str, max_points: float) -> CellVerdict:
+def _assert_verdict(grade_id: str, max_points: float, score: float, message: Message) -> CellVerdict:
+    return CellVerdict(grade_id, max_points, score, "assert", message=message)
+
+
+def manual(grade_id: str, max_points: float, *, answered: bool) -> CellVerdict:
+    """A written answer: a person grades it, unless it was left as released (then 0, as nbgrader gives)."""
+    if not answered:
+        return CellVerdict(grade_id, max_points, 0.0, "manual", message=Message("no response (left as released)"))
     return CellVerdict(grade_id, max_points, None, "manual", message=Message("graded by hand"))
 
 

@@ -238,7 +238,8 @@ def _execute(sock: socket.socket, shell: Any, limits: dict) -> None:
     os.environ.update(HOME=workdir, TMPDIR=SCRATCH)
     tempfile.tempdir = None  # the zygote may have cached a temporary folder it saw before the fork
     sys.path.insert(0, "")  # as in a Jupyter kernel: modules beside the notebook are importable
-    wire.recv(sock)  # setup: the grader is listening
+    setup = wire.recv(sock)  # the grader is listening
+    os.environ.update({str(name): str(value) for name, value in setup.get("environment", {}).items()})
     probes._emit = lambda record: _send_probe(sock, record)
     timeout_s = float(limits.get("cell_timeout_s", Limits.cell_timeout_s))
     notebook = NotebookOutputs()

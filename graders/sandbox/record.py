@@ -30,6 +30,7 @@ class RunRecord:
     labels: dict[int, str]  # index -> grade id
     deadline: float  # time.monotonic() at which the whole run stops
     execution: Execution
+    environment: dict[str, str] = field(default_factory=dict)  # added to the code's environment variables
     _dropped: set[int] = field(default_factory=set, init=False)  # ran away as it ran again: not run any more
     _current: CellRun | None = field(default=None, init=False)
     _replaying: bool = field(default=False, init=False)

@@ -95,10 +95,11 @@ class WarmKernel:
         return self._stderr.read().decode(errors="replace").strip()
 
     def execute(self, cells: list[tuple[int, str]], limits: Limits, files: tuple[JobFile, ...] = (),
-                contents: Mapping[str, bytes] | None = None, labels: dict[int, str] | None = None) -> Execution:
+                contents: Mapping[str, bytes] | None = None, labels: dict[int, str] | None = None,
+                environment: dict[str, str] | None = None) -> Execution:
         """Run the code `cells` ((notebook index, source) pairs) of one submission, with `files` in its
         working folder (`contents`: their bytes by sha256, at least of those not stored here yet);
-        `labels` name cells in notes.
+        `labels` name cells in notes; `environment` is added to the code's environment variables.
 
         A cell is stopped after `limits.cell_timeout_s` by its own interrupt in the kernel; one
         that does not end within INTERRUPT_GRACE_S more (it caught the interrupt, or sits in C
@@ -112,7 +113,8 @@ class WarmKernel:
         self._files.put(files, contents or {})
         started = time.monotonic()
         record = RunRecord(list(cells), limits, files, labels or {}, started + limits.wall_s,
-                           Execution(cells={index: CellRun() for index, _ in cells}, sandbox=self.sandbox.name))
+                           Execution(cells={index: CellRun() for index, _ in cells}, sandbox=self.sandbox.name),
+                           environment or {})
         execution = record.execution
         limit = self._memory
         limit.begin(memory.limit_bytes(limits))  # one limit for every fork of this submission
@@ -152,7 +154,7 @@ class WarmKernel:
         _, fds, _, _ = socket.recv_fds(self._control, 16, 1)
         with socket.socket(fileno=fds[0]) as job:
             try:
-                wire.send(job, {"op": "setup"})
+                wire.send(job, {"op": "setup", "environment": record.environment})
                 self._expect(job, "ready", record.deadline)
                 for index, source in record.cells:
                     if record.skipped(index):

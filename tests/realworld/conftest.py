@@ -1,8 +1,8 @@
 """Small real-world courses, written from Python source strings and graded through the real CLI.
 
 A fixture course is a folder with its own `nbgrader_config.py` and gradebook; a homework is one or
-more notebooks in nbgrader's format (cells made by `markdown`, `locked`, `solution` and
-`autograded`), its `homework.toml` and any files beside it. `graders(course, ...)` runs
+more notebooks in nbgrader's format (cells made by `markdown`, `locked`, `solution`, `autograded`,
+`manual` and `task`), its `homework.toml` and any files beside it. `graders(course, ...)` runs
 `python -m graders` on it, so every test goes through the CLI, the Dask runners and the bubblewrap
 sandbox a TA would use; students hand in released notebooks as nbgrader's exchange lays them out.
 """
@@ -38,7 +38,10 @@ def markdown(text: str) -> NotebookNode:
 
 
 def _code(source: str, **nbgrader: object) -> NotebookNode:
-    cell = nbformat.v4.new_code_cell(source)
+    return _with_nbgrader(nbformat.v4.new_code_cell(source), nbgrader)
+
+
+def _with_nbgrader(cell: NotebookNode, nbgrader: dict) -> NotebookNode:
     cell.metadata["nbgrader"] = {"schema_version": 3, **nbgrader}
     return cell
 
@@ -56,6 +59,18 @@ def solution(grade_id: str, source: str) -> NotebookNode:
 def autograded(grade_id: str, source: str, points: float) -> NotebookNode:
     """An autograded test cell (asserts or probes; hidden parts between ### BEGIN/END HIDDEN TESTS)."""
     return _code(source, grade_id=grade_id, locked=True, solution=False, grade=True, points=points)
+
+
+def manual(grade_id: str, source: str, points: float, kind: str = "markdown") -> NotebookNode:
+    """An answer a TA grades ("Manually graded answer": written, or code); `source` is the model answer."""
+    cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+    return _with_nbgrader(cell, dict(grade_id=grade_id, locked=False, solution=True, grade=True, points=points))
+
+
+def task(grade_id: str, source: str, points: float) -> NotebookNode:
+    """Instructions a TA grades from the whole notebook ("Manually graded task")."""
+    return _with_nbgrader(nbformat.v4.new_markdown_cell(source), dict(
+        grade_id=grade_id, locked=True, solution=False, grade=False, task=True, points=points))
 
 
 def new_course(root: Path, config: str = "") -> Course:
@@ -120,13 +135,17 @@ def answered(course: Course, hw: str, notebook: str, answers: dict[str, str]) ->
     return released
 
 
-def hand_in(course: Course, student: str, hw: str, notebooks: dict[str, NotebookNode],
+def hand_in(course: Course, student: str, hw: str, notebooks: dict[str, NotebookNode | bytes],
             timestamp: str | None = "2026-11-20 12:00:00.000000 UTC") -> Path:
-    """`student`'s submission folder with `notebooks` (name -> notebook) and timestamp.txt (None: none)."""
+    """`student`'s submission folder with `notebooks` (name -> notebook, or the file's bytes) and timestamp.txt
+    (None: none)."""
     folder = course.submission_dir(student, hw)
     folder.mkdir(parents=True, exist_ok=True)
     for name, notebook in notebooks.items():
-        nbformat.write(notebook, folder / f"{name}.ipynb")
+        if isinstance(notebook, bytes):
+            write_file(folder / f"{name}.ipynb", notebook)
+        else:
+            nbformat.write(notebook, folder / f"{name}.ipynb")
     if timestamp is not None:
         (folder / "timestamp.txt").write_text(timestamp)
     return folder

@@ -48,7 +48,8 @@ def test_duplicate_and_invented_grade_ids_earn_nothing(attack_class):
     notes = _notes(attack_class, "tamper_ids")
     assert any(n.startswith("duplicate of instructor cell") for n in notes)
     assert any("bonus_points not recognised" in n for n in notes)
-    assert any("grade id mlp not recognised" in n for n in notes)
+    # as nbgrader's DeduplicateIds: the last copy of an answer cell is the graded one (worth what the master says)
+    assert "answer cell mlp appears 2 times: the last copy is graded" in notes
 
 
 def test_an_invented_graded_cell_adds_no_points_to_a_full_solution(attack_class):

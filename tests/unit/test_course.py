@@ -116,3 +116,43 @@ def test_a_language_named_like_a_homework_is_refused(course: Course) -> None:
     course = configured(course, 'c.Graders.languages = ["en", "fr"]')
     with pytest.raises(CourseError, match="language 'fr' is also a homework's name"):
         course.student_language("amelie")
+
+
+@pytest.mark.parametrize("lines, seconds", [
+    ("", 30.0), ("c.Execute.timeout = 120", 120.0), ("c.Execute.timeout = None", None),
+    ("c.Execute.timeout = -1", None),
+])
+def test_nbgrader_execute_timeout_is_the_course_cell_time_limit(course: Course, lines: str, seconds) -> None:
+    assert configured(course, lines).cell_timeout_s == seconds
+
+
+def test_a_homework_cell_time_limit_defaults_to_nbgrader_execute_timeout(course: Course) -> None:
+    course = configured(course, "c.Execute.timeout = 120")
+    assert course.homework("hw_x").limits.cell_timeout_s == 120
+    settings(course, "cell_timeout_s = 5\n")
+    assert course.homework("hw_x").limits.cell_timeout_s == 5
+    settings(course, "timeout_s = 200\n")
+    assert configured(course, "c.Execute.timeout = None").homework("hw_x").limits.cell_timeout_s == 200
+
+
+@pytest.mark.parametrize("lines, pattern", [
+    ("", ""), ('c.IgnorePattern.pattern = "NNPACK"', ""),
+    ('c.IgnorePattern.enabled = True\nc.IgnorePattern.pattern = "NNPACK"', "NNPACK"),
+])
+def test_nbgrader_ignore_pattern_applies_only_when_enabled(course: Course, lines: str, pattern: str) -> None:
+    assert configured(course, lines).ignore_stderr == pattern
+
+
+@pytest.mark.parametrize("lines, message", [
+    ("c.Autograde.autograde_preprocessors = []", "c.Autograde.autograde_preprocessors is set"),
+    ("c.Autograde.sanitize_preprocessors = []", "c.Autograde.sanitize_preprocessors is set"),
+    ("c.Autograde.create_student = False", "create_student = False is not supported"),
+])
+def test_nbgrader_autograde_settings_graders_does_not_follow_are_refused(course: Course, lines: str,
+                                                                          message: str) -> None:
+    with pytest.raises(CourseError, match=message):
+        configured(course, lines).check_autograde_settings()
+
+
+def test_nbgrader_autograde_defaults_written_out_are_accepted(course: Course) -> None:
+    configured(course, "c.Autograde.create_student = True").check_autograde_settings()

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from graders.contract import CellRun
 from graders.grading.verdict import compare, judge_assert, judge_probes
@@ -94,6 +95,34 @@ def test_exact_comparison_for_integers_and_structures():
 def test_plain_assert_cells_pass_only_when_they_ran_without_error():
     assert judge_assert("t", 3, CellRun(status="ok")).score == 3
     assert judge_assert("t", 3, CellRun(status="error")).score == 0
+    assert judge_assert("t", 3, CellRun(status="not run")).score == 0
+
+
+def value(text):
+    return {"output_type": "execute_result", "data": {"text/plain": text}, "metadata": {}, "execution_count": 1}
+
+
+def stream(name, text):
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+@pytest.mark.parametrize("text, score", [
+    ("2", 2.0), ("0", 0.0), ("1.5", 1.5), ("np.float64(0.5)", 3.0), ("'two'", 3.0), ("-1", 3.0), ("4", 0.0),
+])
+def test_the_value_of_an_assert_cell_is_its_partial_credit_as_nbgrader_reads_it(text, score):
+    # nbgrader's get_partial_grade: a number from 0 to the cell's points; what is not a number earns everything,
+    # a negative number too; more than the points stops nbgrader's autograde, here it earns 0 with the reason.
+    verdict = judge_assert("t", 3, CellRun(status="ok", outputs=[stream("stdout", "checking\n"), value(text)]))
+    assert verdict.score == score
+    assert text != "4" or "not a partial credit from 0 to 3" in verdict.message
+
+
+def test_stderr_fails_an_assert_cell_as_in_nbgrader_unless_ignore_pattern_matches_it():
+    warned = CellRun(status="ok", outputs=[stream("stderr", "UserWarning: NNPACK unsupported\n")])
+    assert judge_assert("t", 2, warned).score == 0
+    assert judge_assert("t", 2, warned, ignore_stderr="NNPACK").score == 2
+    assert judge_assert("t", 2, warned, ignore_stderr="something else").score == 0
+
 
 
 def test_agreement_counts_equal_labels_outside_the_kernel():
