@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from nbgrader.exchange.abc import Exchange, ExchangeFetchAssignment, ExchangeFetchFeedback, ExchangeList, ExchangeSubmit
+from nbgrader.utils import find_all_files
 from traitlets import Unicode, default
 
 from graders.states import SubmissionState
@@ -144,9 +145,25 @@ class HubSubmit(HubExchange, ExchangeSubmit):
         folder = self.local_dir(hw)
         if not folder.is_dir():
             self.fail(f"No folder {folder}: fetch {hw} first")
-        files = {p.name: base64.b64encode(p.read_bytes()).decode() for p in sorted(folder.glob("*.ipynb"))}
+        inside, outside = submission_files(folder, self.coursedir.ignore)
+        for path in outside:
+            self.log.warning("Not submitted: %s is a link out of %s", path, folder)
+        files = {path: base64.b64encode((folder / path).read_bytes()).decode() for path in inside}
         status = self.call("POST", f"api/assignments/{hw}/submit", {"files": files})
         self.log.info("Submitted %s at %s (server time): %s", hw, status["timestamp"], status["state"])
+
+
+def submission_files(folder: Path, ignore: list[str]) -> tuple[list[str], list[str]]:
+    """What a student hands in from `folder`, as nbgrader's exchange does: every file (relative POSIX paths)
+    but those matching nbgrader's `CourseDirectory.ignore` globs (checkpoints, caches, fetched feedback);
+    and, apart, the links that point out of `folder`, which are not handed in. The service and the grader
+    judge the rest: which files the grader is given, with a note for each one left out."""
+    root = folder.resolve()
+    inside, outside = [], []
+    for name in sorted(find_all_files(str(folder), ignore)):
+        relative = Path(name).relative_to(folder).as_posix()
+        (inside if root in Path(name).resolve().parents else outside).append(relative)
+    return inside, outside
 
 
 class HubFetchFeedback(HubExchange, ExchangeFetchFeedback):

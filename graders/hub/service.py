@@ -45,7 +45,7 @@ import time
 from asyncio import Future
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -56,8 +56,9 @@ from tornado.ioloop import IOLoop
 from tornado.log import app_log
 
 from graders import i18n
-from graders.course import Course
+from graders.course import Course, CourseError, Homework
 from graders.grading.deadlines import due_date
+from graders.grading.files import MIB
 from graders.grading.submission import autograded_job
 from graders.hub import feedback, pages, submissions
 from graders.states import SubmissionState
@@ -68,9 +69,37 @@ from graders.store.records import graded_job
 if TYPE_CHECKING:
     from graders.dispatch.dispatcher import Dispatcher
 
-MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+MAX_NOTEBOOK_BYTES = 20 * MIB
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 GROUP_CACHE_S = 30
+
+
+def stored_files_limit(homework: Homework) -> int:
+    """Bytes of a student's other files (not the notebooks) that one submission of `homework` may hold: twice
+    what the grader is given (`extra_files_total_mb`), so that a submission a little over the grader's limits
+    is graded with notes naming what was left out, and one far over them is refused at once."""
+    return 2 * homework.extra_files_total_mb * MIB
+
+
+def max_request_bytes(course: Course) -> int:
+    """The largest submission request the service reads (base64 in JSON: 4/3 of the bytes, and 1 MiB to spare)
+    over the course's homeworks; tornado's default (100 MiB) would cut the connection without a word."""
+    largest = MAX_NOTEBOOK_BYTES
+    for hw in course.assignments():
+        try:
+            homework = course.homework(hw)
+        except CourseError as error:  # its submissions are refused when they come (Exchange.submit)
+            app_log.warning("%s", error)
+            continue
+        largest = max(largest, stored_files_limit(homework) + MAX_NOTEBOOK_BYTES * len(course.notebooks(hw)))
+    return largest * 4 // 3 + MIB
+
+
+def _plain_path(name: str) -> bool:
+    """A relative POSIX path with no `.`, `..` or empty part: it stays inside the submission folder."""
+    path = PurePosixPath(name)
+    return bool(name) and not path.is_absolute() and path.as_posix() == name and "\\" not in name \
+        and not {".", ".."} & set(path.parts)
 
 
 class Exchange:
@@ -101,19 +130,35 @@ class Exchange:
             return policies.standing(session, self.course, hw, student).as_dict()
 
     def submit(self, student: str, hw: str, files: dict[str, bytes]) -> dict:
-        """Replace `student`'s submission of `hw` by `files`, stamped with the server's clock, and record it.
+        """Replace `student`'s submission of `hw` by `files` (by relative POSIX path: the homework's notebooks
+        and the student's other files, as graders.hub.exchange.submission_files hands them in), stamped with
+        the server's clock, and record it.
 
-        Refused (HTTP 403, or 429 when waiting helps) with a one-line reason when the homework's submission
-        policy does not accept one more hand-in now.
+        Refused with a one-line reason: HTTP 400 without one of the homework's notebooks or with a path that
+        is not a plain relative one; 413 when a notebook is over MAX_NOTEBOOK_BYTES or the other files
+        together are over `stored_files_limit`; 403, or 429 when waiting helps, when the homework's
+        submission policy does not accept one more hand-in now. Which of the other files the grader is
+        given is decided when grading (graders.grading.files), with a note for each one left out.
         """
         expected = {p.name for p in self.course.release_dir(self._released(hw)).glob("*.ipynb")}
-        unknown = sorted(set(files) - expected)
-        if unknown:
-            raise web.HTTPError(400, f"not a notebook of {hw}: {', '.join(unknown)}")
-        if not files:
-            raise web.HTTPError(400, "no notebook in the submission")
-        if any(len(data) > MAX_NOTEBOOK_BYTES for data in files.values()):
-            raise web.HTTPError(413, f"a notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+        bad = sorted(name for name in files if not _plain_path(name) or name == "timestamp.txt"
+                     or any(other.startswith(f"{name}/") for other in files))
+        if bad:
+            raise web.HTTPError(400, f"not a file a submission may hold: {', '.join(bad)}")
+        notebooks = set(files) & expected
+        if not notebooks:
+            raise web.HTTPError(400, f"no notebook of {hw} in the submission")
+        if any(len(files[name]) > MAX_NOTEBOOK_BYTES for name in notebooks):
+            raise web.HTTPError(413, f"a notebook is larger than {MAX_NOTEBOOK_BYTES // MIB} MiB")
+        others = sum(len(data) for name, data in files.items() if name not in notebooks)
+        try:
+            limit = stored_files_limit(self.course.homework(hw))
+        except CourseError as error:
+            app_log.error("%s", error)
+            raise web.HTTPError(500, f"{hw} not submitted: its settings cannot be read: tell your teacher") from None
+        if others > limit:
+            raise web.HTTPError(413, f"{hw} not submitted: your other files come to {others / MIB:.1f} MB, over the "
+                                     f"{limit // MIB} MB a submission may hold: hand in only what the notebook reads")
         now = datetime.now(timezone.utc)
         with self.store.session() as session:
             standing = policies.standing(session, self.course, hw, student, now.replace(tzinfo=None))
@@ -124,6 +169,7 @@ class Exchange:
         staging = Path(tempfile.mkdtemp(prefix=f".{hw}-", dir=target.parent))
         staging.chmod(0o2770)  # mkdtemp makes it 0700: staff (formgrader) must read it too
         for name, data in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_bytes(data)
         (staging / "timestamp.txt").write_text(now.strftime(submissions.TIMESTAMP_FORMAT))
         if target.exists():
@@ -406,7 +452,8 @@ def main() -> None:
     app = make_app(course, prefix=prefix, reveal_after_due=args.reveal_after_due, workers=args.workers)
     url = os.environ["JUPYTERHUB_SERVICE_URL"]
     host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
-    app.listen(int(port), address=host)
+    limit = max_request_bytes(course)
+    app.listen(int(port), address=host, max_body_size=limit, max_buffer_size=limit)
     loop = IOLoop.current()
     app.settings["queue"].resume()
     # Explicit handlers: a service started from a non-interactive shell inherits SIGINT ignored,

@@ -3,22 +3,28 @@
 Students hand in trained weights beside the notebook, which loads them. A file within the homework's
 limits reaches the sandbox (a 6.1 MiB one too, which used to vanish); one over the per-file limit or
 over the total is left out with a note that the job records, `graders status` shows and the
-student's feedback carries. The files are made with numpy at test time.
+student's feedback carries. Handed in through the hub (the Assignments tab's Submit), the files
+beside the notebook travel too (they used to stay behind: only notebooks were sent). The files are
+made with numpy at test time.
 """
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
 import numpy as np
 import pytest
+from nbgrader.coursedir import CourseDirectory
 
 from graders.authoring.demo import fill_solutions
 from graders.authoring.source import instructor_notebook
 from graders.course import Course
 from graders.hub import feedback
+from graders.hub.exchange import submission_files
+from graders.hub.service import Exchange, GradingQueue
 from tests.helpers import release_notebook, submit
 from tests.realworld.conftest import (
     add_homework,
@@ -102,3 +108,31 @@ def test_files_over_the_total_are_left_out_with_a_note(graded: SimpleNamespace) 
         graded.course.autograded_dir("tess", HW) / f"{HW}.ipynb", as_version=4).cells
         if c.cell_type == "code" for o in c.outputs)
     assert "weights.npy" in output  # the notebook's own error says which file it missed
+
+
+def test_files_beside_the_notebook_handed_in_through_the_hub_reach_the_sandbox(graded: SimpleNamespace,
+                                                                                tmp_path: Path) -> None:
+    """The student's folder as Jupyter leaves it: the fetched release, the weights, a checkpoint copy and
+    fetched feedback (nbgrader's ignore globs keep those two out), handed in as the hub's exchange does."""
+    course = graded.course
+    folder = tmp_path / HW
+    notebook = fill_solutions(release_notebook(course, HW), instructor_notebook(course, HW, HW))
+    next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "model").source = \
+        "W = np.load('trained/weights.npy')"
+    write_file(folder / f"{HW}.ipynb", nbformat.writes(notebook).encode())
+    write_file(folder / "trained" / "weights.npy", _npy(WEIGHTS))
+    write_file(folder / ".ipynb_checkpoints" / f"{HW}-checkpoint.ipynb", b"{}")
+    write_file(folder / "feedback" / "2026-11-20 12:00:00 UTC" / f"{HW}.html", b"<html></html>")
+    handed_in, links_out = submission_files(folder, CourseDirectory(config=course.config).ignore)
+    assert (handed_in, links_out) == ([f"{HW}.ipynb", "trained/weights.npy"], [])
+    exchange = Exchange(course)
+    queue = GradingQueue(exchange, workers=1)
+    try:
+        exchange.submit("hana", HW, {path: (folder / path).read_bytes() for path in handed_in})
+        queue.grade("hana", HW)
+        status = exchange.status("hana", HW)
+    finally:
+        queue.close()
+        exchange.close()
+    job = latest_job(course, "hana")
+    assert (status["state"], job.state, job.score, job.max_score, job.notes) == ("graded", "done", 2, 2, [])
