@@ -6,7 +6,7 @@ one endpoint, `GET <base_url>/graders/grades`: the grading service's `api/grades
 homework with its submission's state, score with the late penalty and feedback link, in the student's
 words), asked with the server's own JupyterHub token as graders.hub.exchange does, so the browser needs
 no token or cookie of the service. The front end that polls it is the prebuilt JupyterLab extension
-`graders-hub` (source in labextension/, built into LABEXTENSIONS; the same config names it in
+`graders-hub` (source in graders/hub/labextension/, built into LABEXTENSIONS; the same config names it in
 `c.LabServerApp.extra_labextensions_path`, which Notebook 7 and JupyterLab both read).
 """
 

@@ -30,5 +30,5 @@ def test_the_students_jupyter_loads_the_grades_extension_shipped_in_the_package(
     assert config.ServerApp.jpserver_extensions["graders.hub.serverext"] is True
     [path] = config.LabServerApp.extra_labextensions_path
     found = get_federated_extensions([path])
-    assert found["graders-hub"]["name"] == json.loads((REPO / "labextension/package.json").read_text())["name"]
+    assert found["graders-hub"]["name"] == json.loads((REPO / "graders/hub/labextension/package.json").read_text())["name"]
     assert (Path(path) / "graders-hub" / found["graders-hub"]["jupyterlab"]["_build"]["load"]).is_file()
