@@ -101,6 +101,8 @@ class Execution:
     exit_code: int | None = None
     wall_s: float = 0.0
     cpu_s: float | None = None
+    # The peak the memory limit counted (graders.sandbox.memory: the cgroup's, or the watchdog's PSS over the
+    # zygote's); the kernel's ru_maxrss where no limit measures (it counts pages shared with the zygote too).
     maxrss_kb: int | None = None
     device: str = "cpu"
     sandbox: str = "none"

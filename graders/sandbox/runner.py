@@ -129,7 +129,8 @@ class WarmKernel:
         self._files.discard(files)
         used = limit.end()
         execution.memory_mechanism = limit.mechanism
-        execution.maxrss_kb = max(execution.maxrss_kb or 0, used.peak_bytes >> 10)
+        if used.peak_bytes:  # what the limit counts; ru_maxrss adds the pages the fork shares with the zygote
+            execution.maxrss_kb = used.peak_bytes >> 10
         if used.exceeded and execution.reason != "timeout":
             execution.reason = memory.out_of_memory(limit.mechanism)
         # Subclasses count too: numpy raises _ArrayMemoryError, torch OutOfMemoryError.

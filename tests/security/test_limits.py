@@ -34,7 +34,7 @@ def test_a_memory_bomb_stops_at_the_memory_limit_with_its_reason(attack_class):
     allocated = max(int(n) for n in re.findall(r"ALLOCATED-MIB (\d+)", out))
     assert 128 <= allocated <= 1024  # memory_mb = 1024 in this course; the bomb would take 4096
     assert outcome.state == "failed" and outcome.reason == attempt.reason == "memory limit (MemoryError)"
-    assert attempt.peak_memory_mb < 1024 + MEMORY_SLACK_MIB
+    assert attempt.peak_memory_mb <= 1024 + MEMORY_SLACK_MIB  # as the limit counts it (not the RSS it shares)
     _no_better_than_alice(attack_class, "atk_memory")
 
 
