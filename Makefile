@@ -12,10 +12,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 install: system-packages $(STAMP)
 
 system-packages:
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; }
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 	@command -v configurable-http-proxy >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq node-configurable-http-proxy; }
-	@test -x /usr/lib/postgresql/15/bin/initdb || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 	@command -v systemd-analyze >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq systemd; }
 	@test -x /usr/sbin/slurmd -a -x /usr/sbin/munged || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq slurm-wlm munge; }
 
@@ -47,7 +48,7 @@ bench: install
 HUB_DIR ?= /srv/graders
 hub: install
 	$(BIN)/python -m graders.hub.userenv $(VENV)
-	@for hw in $$(ls release); do test -d keys/$$hw || $(BIN)/graders generate $$hw; done
+	@for hw in $$(ls source); do test -d keys/$$hw || $(BIN)/graders generate $$hw || exit 1; done
 	$(BIN)/python -m graders.hub.accounts create --course $(HUB_DIR)/dlcourse --from .
 	GRADERS_COURSE_ROOT=$(HUB_DIR)/dlcourse GRADERS_HUB_STATE=$(HUB_DIR)/hub $(BIN)/jupyterhub -f config/jupyterhub_config.py
 

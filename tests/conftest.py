@@ -62,7 +62,9 @@ from typing import Iterator  # noqa: E402
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's PostgreSQL server programs, of the newest version installed (15 on Debian 12, 16 on Ubuntu 24.04).
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]),
+             default=Path("/usr/lib/postgresql/15/bin/initdb")).parent
 
 
 def _as_cluster_owner(args: list[str]) -> list[str]:
