@@ -102,14 +102,16 @@ def generate(hw: str, lang: Optional[str] = typer.Option(None, help="only this l
     if check:
         stale = stale_files(c, hw, langs)
         if stale:
-            err.print(f"error: the release of {hw} is stale (release/: {', '.join(stale)}): run `graders generate {hw}`")
+            err.print(f"error: the release of {hw} is stale (release/: {', '.join(stale)}): "
+                      f"run `graders generate {hw}`")
             raise typer.Exit(1)
         console.print(f"the release of {hw} is up to date ({', '.join(langs or c.languages)})")
         return
     with console.status(f"generating {hw} and running the instructor solution for its keys"):
         result = run_generate(c, hw, langs, _sandbox_name(unsafe_no_sandbox))
-    console.print("released " + ", ".join(f"{path.relative_to(c.root)} ({lang})" for lang, path in result.release_dirs.items())
-                  + "; keys: " + ", ".join(f"{nb} ({n} probes)" for nb, n in result.probes.items()))
+    released = ", ".join(f"{path.relative_to(c.root)} ({lang})" for lang, path in result.release_dirs.items())
+    keys = ", ".join(f"{nb} ({n} probes)" for nb, n in result.probes.items())
+    console.print(f"released {released}; keys: {keys}")
 
 
 @app.command()
@@ -363,7 +365,8 @@ def allow(hw: str, student: str,
     finally:
         store.close()
     policy = standing.policy
-    limits = [f"{policy.total} in all" if policy.total else "", f"{policy.per_day} per 24 hours" if policy.per_day else "",
+    limits = [f"{policy.total} in all" if policy.total else "",
+              f"{policy.per_day} per 24 hours" if policy.per_day else "",
               f"{policy.min_delay_minutes:g} min apart" if policy.min_delay_minutes else "",
               f"until {standing.closes_at:%Y-%m-%d %H:%M} UTC" if standing.closes_at else ""]
     console.print(f"{student} may submit {hw}: {', '.join(x for x in limits if x) or 'without limit'}; "

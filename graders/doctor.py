@@ -127,7 +127,8 @@ def _torch_versions() -> str:
     except ImportError:
         return "torch not installed"
     cuda = torch.version.cuda or "none"
-    return f"torch {torch.__version__}, built for CUDA {cuda}, CUDA usable: {'yes' if torch.cuda.is_available() else 'no'}"
+    usable = "yes" if torch.cuda.is_available() else "no"
+    return f"torch {torch.__version__}, built for CUDA {cuda}, CUDA usable: {usable}"
 
 
 def _homeworks(course: Course, gpus: int, where: str) -> list[Finding]:

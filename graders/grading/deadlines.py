@@ -39,7 +39,8 @@ class PercentPerDay(LateSubmissionPlugin):
     """Lose `percent_per_day` % of the score per started day late, after a grace period; 0 past `zero_after_days`.
 
     Select it in nbgrader_config.py:
-    `c.AssignLatePenalties.plugin_class = "graders.grading.deadlines.PercentPerDay"`, `c.PercentPerDay.percent_per_day = 10`.
+    `c.AssignLatePenalties.plugin_class = "graders.grading.deadlines.PercentPerDay"`,
+    `c.PercentPerDay.percent_per_day = 10`.
     """
 
     percent_per_day = Float(10.0, help="percent of the score lost per started day late").tag(config=True)

@@ -89,7 +89,8 @@ class Disclosure:
             if where:
                 return Message("your code raised {error} in {where}: {text}", error=ename, where=where, text=text) \
                     if text else Message("your code raised {error} in {where}", error=ename, where=where)
-            return Message("{error}: {text}", error=ename, text=text) if text else Message("{error} raised", error=ename)
+            return Message("{error}: {text}", error=ename, text=text) if text \
+                else Message("{error} raised", error=ename)
         if ename not in BUILTIN_EXCEPTIONS:  # a class of the student's own can carry data in its name
             return Message("your code raised an exception in {where}", where=where) if where \
                 else Message("an exception was raised")
@@ -97,7 +98,8 @@ class Disclosure:
             else Message("{error} raised", error=ename)
 
     def _student_frames(self, traceback: object) -> list[Message]:
-        """Each frame of the traceback in a student's cell, as "cell `mlp`, line 12": only cells and lines that exist."""
+        """Each frame of the traceback in a student's cell, as "cell `mlp`, line 12": only cells and lines that
+        exist."""
         found: list[tuple[int, int]] = []
         for entry in traceback if isinstance(traceback, list) else []:
             for count, line in _CELL_FRAME.findall(_ANSI.sub("", str(entry))):

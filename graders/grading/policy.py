@@ -88,7 +88,8 @@ class SubmissionPolicy:
             return Standing(self, used, 0, None, closes,
                             f"{why}: the next would be after the close on {_when(closes)}")
         if next_at is not None:
-            return Standing(self, used, remaining, next_at, closes, f"{why}: the next is accepted from {_when(next_at)}")
+            return Standing(self, used, remaining, next_at, closes,
+                            f"{why}: the next is accepted from {_when(next_at)}")
         return Standing(self, used, remaining, None, closes, None)
 
 
@@ -119,8 +120,8 @@ def check_limits(values: dict[str, object]) -> dict[str, int | float | None]:
         whole = name != "min_delay_minutes"
         if value is not None and (isinstance(value, bool) or not isinstance(value, int if whole else (int, float))
                                   or value < (1 if whole else 0)):
-            raise ValueError(f"{name} must be {'a whole number, at least 1' if whole else 'a number of minutes, at least 0'}"
-                             f", not {value!r}")
+            kind = "a whole number, at least 1" if whole else "a number of minutes, at least 0"
+            raise ValueError(f"{name} must be {kind}, not {value!r}")
         checked[name] = value
     return checked
 

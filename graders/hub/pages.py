@@ -69,7 +69,8 @@ def submission_view(status: dict | None, lang: str, policy: dict | None = None) 
         if state == SubmissionState.FAILED and status.get("reason"):
             view["details"].append(_("why: %(reason)s") % {"reason": status["reason"]})
         if status.get("late_penalty"):
-            view["details"].append(_("late penalty: %(points)s points") % {"points": i18n.points(-status["late_penalty"], lang)})
+            points = i18n.points(-status["late_penalty"], lang)
+            view["details"].append(_("late penalty: %(points)s points") % {"points": points})
         if status.get("needs_manual"):
             view["details"].append(_("some answers are still to be graded by your TA"))
     view["details"] += _policy_details(policy or {}, lang)

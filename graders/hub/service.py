@@ -292,7 +292,8 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         return asked
 
     def reveal(self, hw: str) -> bool:
-        """Whether `hw`'s feedback shows its test code: after the due date, if the homework (else the service) says so."""
+        """Whether `hw`'s feedback shows its test code: after the due date, if the homework (else the service)
+        says so."""
         course = self.exchange.course
         allowed = course.homework(hw).reveal_after_due
         due = due_date(course, hw)

@@ -17,8 +17,9 @@ def graded_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def item_analysis(table: pd.DataFrame, graded: list[Question]) -> pd.DataFrame:
-    """Per question (named `notebook:grade_id`, as in the grade table): max, mean score, difficulty (mean / max: 1 = everyone got it) and discrimination
-    (correlation of the question's score with the rest of the total; NaN when it cannot be told)."""
+    """Per question (named `notebook:grade_id`, as in the grade table): max, mean score, difficulty (mean / max:
+    1 = everyone got it) and discrimination (correlation of the question's score with the rest of the total; NaN
+    when it cannot be told)."""
     rows = graded_rows(table)
     scores = rows[[q.column for q in graded]].astype(float).fillna(0.0)
     total = scores.sum(axis=1)

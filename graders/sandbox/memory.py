@@ -183,7 +183,8 @@ def attach(name: str, sandbox_pid: int) -> MemoryLimit:
 
 
 def probe() -> tuple[MemoryMechanism, str]:
-    """The mechanism a kernel started now would get, and where it acts: attached to a sleeping process, then released."""
+    """The mechanism a kernel started now would get, and where it acts: attached to a sleeping process, then
+    released."""
     process = subprocess.Popen(sandbox_command([sys.executable, "-c", "import time; time.sleep(60)"]),
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

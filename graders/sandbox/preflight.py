@@ -151,6 +151,7 @@ def _version(bwrap: str | None) -> str:
     if bwrap is None:
         return ""
     try:
-        return subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        return subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10,
+                              check=False).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "bubblewrap (version unknown)"
