@@ -123,6 +123,9 @@ def type_answer_run_and_save(page: Page, hub: Hub, student: str, words: Words) -
     code_cells = page.locator(".jp-CodeCell")
     expect(code_cells.filter(has_text="def mse_loss").first).to_be_visible()
     cell = code_cells.nth(next(i for i, text in enumerate(code_cells.all_text_contents()) if "def mse_loss" in text))
+    # Typed and run before the new kernel is idle, a cell may never run (its request sent before the kernel's
+    # channels are up): wait as a student waits for the kernel's circle to go blank.
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=90_000)
     cell.locator(".cm-content").click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
