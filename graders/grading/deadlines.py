@@ -314,16 +314,12 @@ def seconds_late(due: datetime | None, submitted_at: datetime | None, extension:
     return max(0.0, (submitted_at - (due + (extension or timedelta(0)))).total_seconds())
 
 
-def notebook_penalty(rules: LateRules, student: str, score: float, seconds: float) -> float | None:
-    """The late penalty of one notebook scoring `score`, handed in `seconds` late, as `penalize` gives it."""
-    return _penalty(rules.policy, student, score, seconds)
-
-
-def _penalty(policy: LateSubmissionPlugin, student: str, score: float, seconds_late: float) -> float | None:
-    """As nbgrader's AssignLatePenalties: only when late, and never below 0 or above the score."""
+def notebook_penalty(rules: LateRules, student: str, score: float, seconds_late: float) -> float | None:
+    """The late penalty of one notebook scoring `score`, handed in `seconds_late` late, as nbgrader's
+    AssignLatePenalties gives it: only when late, and never below 0 or above the score."""
     if seconds_late <= 0:
         return None
-    penalty = policy.late_submission_penalty(student, score, seconds_late)
+    penalty = rules.policy.late_submission_penalty(student, score, seconds_late)
     return None if penalty is None else min(max(0.0, float(penalty)), score)
 
 

@@ -34,10 +34,16 @@ class OutdatedDatabase(UserError, RuntimeError):
     """A read-only command on a database whose platform tables are older than this version of graders."""
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the platform's tables to the newest Alembic revision."""
+def _alembic_config() -> AlembicConfig:
+    """Alembic on the platform's migrations."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the platform's tables to the newest Alembic revision."""
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -93,9 +99,7 @@ def _check_current(engine: Engine, shown_url: str) -> None:
     """NoRecords without the platform's tables; OutdatedDatabase unless they are at the newest revision."""
     from alembic.script import ScriptDirectory
 
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     with engine.connect() as connection:
         current = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() \
             if inspect(connection).has_table(VERSION_TABLE) else None
